@@ -1,0 +1,71 @@
+# edgefaas.platform: the two entry points are `make lab` and `make test` (see README.md).
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+VENV_STAMP := $(VENV)/.installed-$(shell $(PYTHON) tests/lab/dev-requirements.py | sha256sum | cut -c1-12)
+COLLECTION_LINK := .cache/collections/ansible_collections/edgefaas/platform
+LAB := $(BIN)/python tests/lab/lab.py
+
+export PATH := $(BIN):$(PATH)
+export CONTAINERS_CONF := $(CURDIR)/tests/lab/containers.conf
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_FORCE_COLOR ?= false
+
+.PHONY: help lab lab-down test lint sanity units molecule images host-deps venv build changelog clean
+
+help: ## Show the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+lab: host-deps venv ## Build the lab (sonic-1, nano-1, nano-2) and run site.yml against it
+	$(LAB) up
+	ansible-playbook edgefaas.platform.site
+
+lab-down: host-deps venv ## Remove the lab's containers, network and volumes (nothing else)
+	$(LAB) down
+
+test: lint sanity units molecule ## Everything CI runs: lint, sanity, unit tests, every Molecule scenario
+
+lint: venv ## ansible-lint (production profile), yamllint, ruff
+	yamllint --strict .
+	ansible-lint --profile production
+	ruff check .
+	ruff format --check .
+
+sanity: venv ## ansible-test sanity on a copy of the collection
+	tests/sanity/run.sh
+
+units: venv ## Unit tests of modules, module_utils and lab tools
+	pytest -q tests/unit
+
+molecule: host-deps venv images ## Every Molecule scenario (create, converge, idempotence, verify, destroy)
+	molecule test --all
+
+images: host-deps venv ## Build the lab host images when their recipe changed
+	$(LAB) images
+
+build: venv ## Build the collection tarball
+	ansible-galaxy collection build --force --output-path .cache/dist .
+
+changelog: venv ## Release the changelog fragments into CHANGELOG.rst
+	antsibull-changelog release
+
+host-deps:
+	@tests/lab/host-deps.sh
+
+venv: $(VENV_STAMP) $(COLLECTION_LINK)
+
+$(VENV_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r <($(PYTHON) tests/lab/dev-requirements.py)
+	rm -f $(VENV)/.installed-* && touch $@
+
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@) && ln -sfn ../../../.. $@
+
+clean: ## Remove the virtual environment and local caches of this checkout
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

@@ -1,0 +1,378 @@
+"""The EdgeFaaS lab: systemd containers dressed as a SONiC switch and Jetson Nanos.
+
+Used by `make lab` (the lab named ``edgefaas-lab``) and by every Molecule scenario (one lab
+per scenario, on its own subnet). Ansible reaches the hosts over SSH, like real devices.
+
+    lab.py check                 root, podman and debootstrap are usable
+    lab.py images                build the host images if their recipe changed
+    lab.py up   --name N --subnet CIDR [--json FILE]
+    lab.py down --name N
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import ipaddress
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+LAB_DIR = Path(__file__).resolve().parent
+REPO = LAB_DIR.parents[1]
+STATE = REPO / ".lab"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "edgefaas"
+MIRROR = os.environ.get("EDGEFAAS_LAB_MIRROR", "http://deb.debian.org/debian")
+LABEL = "io.edgefaas.lab"
+
+# name, Debian release, device dressing, login user, last octet of its address
+HOSTS = (
+    ("sonic-1", "trixie", "sonic", "admin", 10),
+    ("nano-1", "bookworm", "jetson", "nano", 21),
+    ("nano-2", "bookworm", "jetson", "nano", 22),
+)
+
+
+class LabError(Exception):
+    """A problem the user can fix; the message says how."""
+
+
+def run(*args: str, check: bool = True, capture: bool = True, stdin: bytes | None = None) -> str:
+    proc = subprocess.run(args, input=stdin, capture_output=capture, check=False)
+    if check and proc.returncode != 0:
+        err = (proc.stderr or b"").decode(errors="replace").strip()
+        raise LabError(f"`{' '.join(args)}` failed (exit {proc.returncode}): {err}")
+    return (proc.stdout or b"").decode(errors="replace")
+
+
+def podman(*args: str, **kwargs) -> str:
+    return run("podman", *args, **kwargs)
+
+
+# --- checks -------------------------------------------------------------------------------------
+
+
+def check_tools() -> None:
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root (rootful podman, debootstrap): run it again as root, e.g. `sudo make lab`")
+    for tool, package in (("podman", "podman"), ("debootstrap", "debootstrap"), ("ssh-keygen", "openssh-client")):
+        if shutil.which(tool) is None:
+            raise LabError(
+                f"`{tool}` is not installed: install it with `apt-get install {package}` (or run `make lab`)"
+            )
+    conf = os.environ.get("CONTAINERS_CONF")
+    if not conf or not Path(conf).is_file():
+        raise LabError("CONTAINERS_CONF must name tests/lab/containers.conf (runc, no ulimits): run through `make`")
+
+
+def network_subnets() -> dict[str, list[ipaddress.IPv4Network]]:
+    """Subnets of every podman network, by network name."""
+    found: dict[str, list[ipaddress.IPv4Network]] = {}
+    for net in json.loads(podman("network", "ls", "--format", "json") or "[]"):
+        subnets = [ipaddress.ip_network(s["subnet"]) for s in net.get("subnets") or [] if ":" not in s["subnet"]]
+        found[net["name"]] = subnets
+    return found
+
+
+def host_routes() -> list[tuple[ipaddress.IPv4Network, str]]:
+    """IPv4 routes of the machine with their device, to find a subnet already in use."""
+    routes = []
+    for route in json.loads(run("ip", "-j", "-4", "route", "show", "table", "all")):
+        dst = route.get("dst", "")
+        if dst in ("default", "") or not dst[0].isdigit():
+            continue
+        routes.append((ipaddress.ip_network(dst, strict=False), route.get("dev", "?")))
+    return routes
+
+
+def check_subnet_free(name: str, subnet: ipaddress.IPv4Network) -> None:
+    for other, subnets in network_subnets().items():
+        if other == name:
+            continue
+        for taken in subnets:
+            if taken.overlaps(subnet):
+                raise LabError(
+                    f"the lab subnet {subnet} overlaps podman network `{other}` ({taken}): "
+                    f"remove it with `podman network rm {other}` (or `make lab-down` if it is an old lab)"
+                )
+    own_bridges = (
+        {podman("network", "inspect", name, "--format", "{{.NetworkInterface}}").strip()}
+        if (name in network_subnets())
+        else set()
+    )
+    for route, dev in host_routes():
+        if dev not in own_bridges and route.overlaps(subnet) and route.prefixlen > 0:
+            raise LabError(
+                f"the lab subnet {subnet} is already routed to `{dev}` ({route}) on this machine: "
+                f"free it (remove that interface or route) before starting the lab"
+            )
+
+
+# --- images -------------------------------------------------------------------------------------
+
+
+def image_recipe_digest(release: str) -> str:
+    digest = hashlib.sha256(release.encode())
+    for part in ("packages.txt", "customize.sh"):
+        digest.update((LAB_DIR / "images" / part).read_bytes())
+    digest.update(MIRROR.encode())
+    return digest.hexdigest()[:12]
+
+
+def image_tag(release: str) -> str:
+    return f"localhost/edgefaas-lab-{release}:{image_recipe_digest(release)}"
+
+
+def image_packages() -> str:
+    lines = (LAB_DIR / "images" / "packages.txt").read_text().splitlines()
+    return ",".join(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def build_image(release: str) -> str:
+    tag = image_tag(release)
+    if image_exists(tag):
+        print(f"image {tag}: up to date")
+        return tag
+    print(f"image {tag}: building with debootstrap (a few minutes)", flush=True)
+    debs = CACHE / f"debs-{release}"
+    debs.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"edgefaas-rootfs-{release}-", dir=CACHE) as root:
+        run(
+            "debootstrap",
+            "--variant=minbase",
+            f"--cache-dir={debs}",
+            f"--include={image_packages()}",
+            release,
+            root,
+            MIRROR,
+        )
+        shutil.copy(LAB_DIR / "images" / "customize.sh", Path(root) / "customize.sh")
+        run("chroot", root, "/bin/sh", "/customize.sh", release)
+        (Path(root) / "customize.sh").unlink()
+        import_rootfs(root, tag)
+    return tag
+
+
+def import_rootfs(root: str, tag: str) -> None:
+    tar = subprocess.Popen(["tar", "-C", root, "--numeric-owner", "-c", "."], stdout=subprocess.PIPE)
+    imported = subprocess.run(
+        ["podman", "import", "--change", 'CMD ["/sbin/init"]', "--change", "STOPSIGNAL SIGRTMIN+3", "-", tag],
+        stdin=tar.stdout,
+        capture_output=True,
+        check=False,
+    )
+    if tar.wait() != 0 or imported.returncode != 0:
+        raise LabError(f"importing {root} as {tag} failed: {imported.stderr.decode(errors='replace').strip()}")
+
+
+def image_exists(tag: str) -> bool:
+    return subprocess.run(["podman", "image", "exists", tag], check=False).returncode == 0
+
+
+def build_images() -> dict[str, str]:
+    return {release: build_image(release) for release in sorted({h[1] for h in HOSTS})}
+
+
+# --- lab ----------------------------------------------------------------------------------------
+
+
+def ssh_key() -> Path:
+    key = STATE / "ssh" / "id_ed25519"
+    if not key.exists():
+        key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "edgefaas-lab", "-f", str(key))
+    return key
+
+
+def ensure_network(name: str, subnet: ipaddress.IPv4Network) -> None:
+    existing = network_subnets()
+    if name in existing:
+        if subnet not in existing[name]:
+            raise LabError(
+                f"podman network `{name}` exists with {existing[name]}, not {subnet}: run `make lab-down` first"
+            )
+        return
+    check_subnet_free(name, subnet)
+    podman(
+        "network", "create", "--label", f"{LABEL}={name}", "--subnet", str(subnet), "--gateway", str(subnet[1]), name
+    )
+
+
+def container_state(container: str) -> str:
+    out = podman("container", "inspect", container, "--format", "{{.State.Status}}", check=False)
+    return out.strip()
+
+
+def ensure_container(lab: str, host: str, image: str, address: str) -> None:
+    container = f"{lab}-{host}"
+    state = container_state(container)
+    if state and image_of(container) != image:
+        print(f"{container}: image changed, recreating", flush=True)
+        podman("rm", "-f", container)
+        state = ""
+    if not state:
+        podman(
+            "run",
+            "-d",
+            "--name",
+            container,
+            "--hostname",
+            host,
+            "--network",
+            lab,
+            "--ip",
+            address,
+            "--systemd=always",
+            "--label",
+            f"{LABEL}={lab}",
+            image,
+        )
+    elif state != "running":
+        podman("start", container)
+
+
+def image_of(container: str) -> str:
+    return podman("container", "inspect", container, "--format", "{{.ImageName}}").strip()
+
+
+def wait_for_systemd(container: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = podman("exec", container, "systemctl", "is-system-running", check=False).strip()
+        if state in ("running", "degraded"):
+            return
+        time.sleep(1)
+    raise LabError(f"systemd in {container} did not finish booting in {timeout:.0f}s: see `podman logs {container}`")
+
+
+def wait_for_port(address: str, port: int, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((address, port), timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise LabError(f"{what} does not answer on {address}:{port} after {timeout:.0f}s")
+
+
+def dress(lab: str, host: str, device: str, user: str, address: str, subnet: ipaddress.IPv4Network) -> None:
+    """Make the container look like its device and let Ansible in over SSH as `user`."""
+    container = f"{lab}-{host}"
+    pubkey = ssh_key().with_suffix(".pub").read_text()
+    files = {f"/home/{user}/.ssh/authorized_keys": pubkey}
+    for ca in sorted(Path("/usr/local/share/ca-certificates").glob("*.crt")):
+        # The package registries are reached through a proxy with its own CA (pip needs it).
+        files[f"/usr/local/share/ca-certificates/{ca.name}"] = ca.read_text()
+    if device == "sonic":
+        files["/etc/sonic/sonic_version.yml"] = (LAB_DIR / "files" / "sonic_version.yml").read_text()
+        files["/etc/sonic/config_db.json"] = sonic_config_db(host, address, subnet)
+    if device == "jetson":
+        files["/etc/nv_tegra_release"] = (LAB_DIR / "files" / "nv_tegra_release").read_text()
+    script = [
+        f"id -u {user} >/dev/null 2>&1 || useradd -m -s /bin/bash -G sudo {user}",
+        f"echo '{user} ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/90-{user} && chmod 0440 /etc/sudoers.d/90-{user}",
+    ]
+    for path, content in files.items():
+        script.append(f"mkdir -p {Path(path).parent} && cat > {path} <<'EOF_LAB'\n{content.rstrip()}\nEOF_LAB")
+    script += [
+        f"chown -R {user}:{user} /home/{user}/.ssh && chmod 700 /home/{user}/.ssh "
+        f"&& chmod 600 /home/{user}/.ssh/authorized_keys",
+        "update-ca-certificates >/dev/null 2>&1",
+    ]
+    podman("exec", "-i", container, "/bin/sh", "-eu", stdin="\n".join(script).encode())
+
+
+def sonic_config_db(host: str, address: str, subnet: ipaddress.IPv4Network) -> str:
+    config = json.loads((LAB_DIR / "files" / "config_db.json").read_text())
+    config["DEVICE_METADATA"]["localhost"]["hostname"] = host
+    config["MGMT_INTERFACE"] = {f"eth0|{address}/{subnet.prefixlen}": {"gwaddr": str(subnet[1])}}
+    return json.dumps(config, indent=4, sort_keys=True) + "\n"
+
+
+def record_host_keys(addresses: list[str], known_hosts: Path) -> None:
+    scanned = run("ssh-keyscan", "-T", "5", "-t", "ed25519", *addresses)
+    known_hosts.write_text(scanned)
+
+
+def lab_up(lab: str, subnet: ipaddress.IPv4Network) -> list[dict]:
+    images = build_images()
+    ensure_network(lab, subnet)
+    key = ssh_key()
+    instances = []
+    for host, release, device, user, octet in HOSTS:
+        address = str(subnet[octet])
+        ensure_container(lab, host, images[release], address)
+        instances.append(
+            {
+                "instance": host,
+                "address": address,
+                "user": user,
+                "device": device,
+                "container": f"{lab}-{host}",
+                "port": 22,
+                "identity_file": str(key),
+            }
+        )
+    for inst in instances:
+        wait_for_systemd(inst["container"])
+        dress(lab, inst["instance"], inst["device"], inst["user"], inst["address"], subnet)
+        wait_for_port(inst["address"], 22, f"SSH on {inst['container']}")
+    record_host_keys([i["address"] for i in instances], STATE / f"known_hosts-{lab}")
+    return instances
+
+
+def lab_down(lab: str) -> None:
+    label = f"label={LABEL}={lab}"
+    containers = podman("ps", "-a", "-q", "--filter", label).split()
+    if containers:
+        podman("rm", "-f", "-t", "5", *containers)
+    volumes = podman("volume", "ls", "-q", "--filter", label).split()
+    if volumes:
+        podman("volume", "rm", *volumes)
+    if lab in network_subnets():
+        podman("network", "rm", lab)
+    (STATE / f"known_hosts-{lab}").unlink(missing_ok=True)
+    print(f"lab {lab}: removed {len(containers)} containers, {len(volumes)} volumes and its network")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("check")
+    sub.add_parser("images")
+    up = sub.add_parser("up")
+    up.add_argument("--name", default="edgefaas-lab")
+    up.add_argument("--subnet", default="10.77.0.0/24", type=ipaddress.IPv4Network)
+    up.add_argument("--json", type=Path, help="write the instances here (for Molecule)")
+    down = sub.add_parser("down")
+    down.add_argument("--name", default="edgefaas-lab")
+    args = parser.parse_args(argv)
+    try:
+        check_tools()
+        if args.command == "images":
+            build_images()
+        elif args.command == "up":
+            instances = lab_up(args.name, args.subnet)
+            if args.json:
+                args.json.write_text(json.dumps(instances, indent=2) + "\n")
+            for inst in instances:
+                print(
+                    f"{inst['instance']:8} {inst['address']:15} {inst['device']:7} ssh {inst['user']}@{inst['address']}"
+                )
+        elif args.command == "down":
+            lab_down(args.name)
+    except LabError as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

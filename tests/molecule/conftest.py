@@ -1,0 +1,45 @@
+"""Helpers for the Molecule verifiers (pytest-testinfra, run by `molecule verify`)."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def molecule_inventory():
+    """Molecule's generated inventory as data (hosts, their groups and connection variables)."""
+    out = subprocess.run(
+        ["ansible-inventory", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "--list"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out)
+
+
+@pytest.fixture(scope="session")
+def lab_hostvars():
+    return molecule_inventory()["_meta"]["hostvars"]
+
+
+@pytest.fixture(scope="session")
+def run_playbook(tmp_path_factory):
+    """Runs a playbook of the collection against an inventory given as data; returns (rc, output)."""
+
+    def run(playbook, inventory, extra_vars=None, check=False):
+        inv = tmp_path_factory.mktemp("inv") / "hosts.json"
+        inv.write_text(json.dumps(inventory))
+        cmd = ["ansible-playbook", "-i", str(inv), playbook]
+        if extra_vars:
+            cmd += ["-e", json.dumps(extra_vars)]
+        if check:
+            cmd.append("--check")
+        env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, cwd=REPO)
+        return proc.returncode, proc.stdout + proc.stderr
+
+    return run
