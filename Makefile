@@ -27,7 +27,7 @@ lab: host-deps venv ## Build the lab (sonic-1, nano-1, nano-2) and run site.yml 
 lab-down: host-deps venv ## Remove the lab's containers, network and volumes (nothing else)
 	$(LAB) down
 
-test: lint sanity units molecule ## Everything CI runs: lint, sanity, unit tests, every Molecule scenario
+test: lint build sanity units molecule ## Everything CI runs: lint, sanity, unit tests, every Molecule scenario
 
 lint: venv ## ansible-lint (production profile), yamllint, ruff
 	yamllint --strict .
@@ -39,7 +39,8 @@ sanity: venv ## ansible-test sanity on a copy of the collection
 	tests/sanity/run.sh
 
 units: venv ## Unit tests of modules, module_utils and lab tools
-	pytest -q tests/unit
+	@# pytest exits 5 when it collects nothing: that must fail, never pass silently.
+	pytest -q tests/unit || { rc=$$?; [ $$rc -eq 5 ] && echo "make units: no unit tests were collected" >&2; exit $$rc; }
 
 molecule: host-deps venv images ## Every Molecule scenario (create, converge, idempotence, verify, destroy)
 	molecule test --all
@@ -47,8 +48,10 @@ molecule: host-deps venv images ## Every Molecule scenario (create, converge, id
 images: host-deps venv ## Build the lab host images when their recipe changed
 	$(LAB) images
 
-build: venv ## Build the collection tarball
+build: venv ## Build the collection tarball (and check that no test, lab or double file ships)
 	ansible-galaxy collection build --force --output-path .cache/dist .
+	@! tar -tzf .cache/dist/edgefaas-platform-*.tar.gz | grep -E '^(tests|molecule|\.lab|\.ci|\.config|inventories/lab)/' \
+	  || { echo "make build: the tarball above ships test or lab files: extend build_ignore in galaxy.yml" >&2; exit 1; }
 
 changelog: venv ## Release the changelog fragments into CHANGELOG.rst
 	antsibull-changelog release

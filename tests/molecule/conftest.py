@@ -38,7 +38,12 @@ def run_playbook(tmp_path_factory):
             cmd += ["-e", json.dumps(extra_vars)]
         if check:
             cmd.append("--check")
-        env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+        env = dict(
+            os.environ,
+            ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+            ANSIBLE_NOCOLOR="1",
+            ANSIBLE_CALLBACK_RESULT_FORMAT="json",
+        )
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, cwd=REPO)
         return proc.returncode, proc.stdout + proc.stderr
 
