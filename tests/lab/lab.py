@@ -270,6 +270,9 @@ def dress(lab: str, host: str, device: str, user: str, address: str, subnet: ipa
     for ca in sorted(Path("/usr/local/share/ca-certificates").glob("*.crt")):
         # The package registries are reached through a proxy with its own CA (pip needs it).
         files[f"/usr/local/share/ca-certificates/{ca.name}"] = ca.read_text()
+    if Path("/etc/pip.conf").is_file():
+        # pip uses its own CA bundle unless told otherwise; the host's pip.conf tells it.
+        files["/etc/pip.conf"] = Path("/etc/pip.conf").read_text()
     if device == "sonic":
         files["/etc/sonic/sonic_version.yml"] = (LAB_DIR / "files" / "sonic_version.yml").read_text()
         files["/etc/sonic/config_db.json"] = sonic_config_db(host, address, subnet)
@@ -302,8 +305,8 @@ def record_host_keys(addresses: list[str], known_hosts: Path) -> None:
 
 
 def lab_up(lab: str, subnet: ipaddress.IPv4Network) -> list[dict]:
+    ensure_network(lab, subnet)  # first: a taken subnet fails before minutes of image building
     images = build_images()
-    ensure_network(lab, subnet)
     key = ssh_key()
     instances = []
     for host, release, device, user, octet in HOSTS:
