@@ -22,6 +22,7 @@ help: ## Show the targets
 
 lab: host-deps venv ## Build the lab (sonic-1, nano-1, nano-2) and run site.yml against it
 	$(LAB) up
+	tests/lab/stage-artifacts.sh
 	ansible-playbook edgefaas.platform.site
 
 lab-down: host-deps venv ## Remove the lab's containers, network and volumes (nothing else)
@@ -45,8 +46,9 @@ units: venv ## Unit tests of modules, module_utils and lab tools
 molecule: host-deps venv images ## Every Molecule scenario (create, converge, idempotence, verify, destroy)
 	molecule test --all
 
-images: host-deps venv ## Build the lab host images when their recipe changed
+images: host-deps venv ## Build the lab host images and artifacts when their recipe changed
 	$(LAB) images
+	tests/lab/stage-artifacts.sh
 
 build: venv ## Build the collection tarball (and check that no test, lab or double file ships)
 	ansible-galaxy collection build --force --output-path .cache/dist .

@@ -5,10 +5,7 @@ import platform
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
-HEADER = (
-    "# Benchmarks\n\n"
-    "Each section is written by the benchmark script it names; rerun the command to refresh it.\n"
-)
+HEADER = "# Benchmarks\n\nEach section is written by the benchmark script it names; rerun the command to refresh it.\n"
 
 
 def machine():

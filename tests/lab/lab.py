@@ -209,12 +209,23 @@ def container_state(container: str) -> str:
     return out.strip()
 
 
+# A real host's systemd holds every capability; sandboxing directives of services (systemd 257's
+# ProtectKernelTunables with User=, for one) need CAP_SYS_ADMIN, which podman drops by default.
+CONTAINER_OPTIONS = ("--systemd=always", "--cap-add=SYS_ADMIN")
+
+
+def container_spec(image: str, address: str) -> str:
+    """What the container was created from: a change of image or options means recreating it."""
+    return hashlib.sha256(" ".join((image, address, *CONTAINER_OPTIONS)).encode()).hexdigest()[:12]
+
+
 def ensure_container(lab: str, host: str, image: str, address: str) -> None:
     container = f"{lab}-{host}"
+    spec = container_spec(image, address)
     state = container_state(container)
-    if state and image_of(container) != image:
-        print(f"{container}: image changed, recreating", flush=True)
-        podman("rm", "-f", container)
+    if state and container_label(container, f"{LABEL}.spec") != spec:
+        print(f"{container}: image or options changed, recreating", flush=True)
+        podman("rm", "-f", "-t", "5", container)
         state = ""
     if not state:
         podman(
@@ -228,17 +239,19 @@ def ensure_container(lab: str, host: str, image: str, address: str) -> None:
             lab,
             "--ip",
             address,
-            "--systemd=always",
+            *CONTAINER_OPTIONS,
             "--label",
             f"{LABEL}={lab}",
+            "--label",
+            f"{LABEL}.spec={spec}",
             image,
         )
     elif state != "running":
         podman("start", container)
 
 
-def image_of(container: str) -> str:
-    return podman("container", "inspect", container, "--format", "{{.ImageName}}").strip()
+def container_label(container: str, label: str) -> str:
+    return podman("container", "inspect", container, "--format", f'{{{{index .Config.Labels "{label}"}}}}').strip()
 
 
 def wait_for_systemd(container: str, timeout: float = 90) -> None:

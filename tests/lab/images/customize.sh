@@ -28,3 +28,6 @@ deb http://deb.debian.org/debian-security $release-security main
 SOURCES
 apt-get clean
 rm -rf /var/lib/apt/lists/* /var/log/*.log /tmp/*
+# An empty package index that looks old, as on a device that was never updated: the first
+# `apt update_cache` with cache_valid_time must then really refresh it.
+touch -d @0 /var/lib/apt/lists
