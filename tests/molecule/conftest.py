@@ -48,3 +48,30 @@ def run_playbook(tmp_path_factory):
         return proc.returncode, proc.stdout + proc.stderr
 
     return run
+
+
+@pytest.fixture(scope="session")
+def play(tmp_path_factory):
+    """Runs tasks on lab hosts through Molecule's inventory; returns {task name: {host: result}}.
+
+    Uses the json stdout callback so that tests read each task's real result (changed, failed,
+    return values) instead of scraping text.
+    """
+
+    def run(hosts, tasks, check=False, become_user=None, extra_vars=None):
+        playbook = tmp_path_factory.mktemp("play") / "play.yml"
+        spec = {"hosts": hosts, "gather_facts": False, "become": True, "tasks": tasks}
+        if become_user:
+            spec["become_user"] = become_user
+        playbook.write_text(json.dumps([spec]))
+        cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(playbook)]
+        if check:
+            cmd.append("--check")
+        if extra_vars:
+            cmd += ["-e", json.dumps(extra_vars)]
+        env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, cwd=REPO)
+        report = json.loads(proc.stdout)
+        return {task["task"]["name"]: task["hosts"] for play in report["plays"] for task in play["tasks"]}
+
+    return run

@@ -1,0 +1,154 @@
+"""Parsec in the lab: the role's result on every host, and the modules against the real services."""
+
+import base64
+import hashlib
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+KEY = "molecule-parsec-key"
+
+
+def test_parsec_service_enabled_and_running(host):
+    service = host.service("parsec")
+    assert service.is_enabled
+    assert service.is_running
+
+
+def test_parsec_files_are_private(host):
+    config = host.file("/etc/parsec/config.toml")
+    assert (config.user, config.group, config.mode) == ("parsec", "parsec", 0o600)
+    assert host.file("/etc/parsec").mode == 0o700
+    assert host.file("/var/lib/parsec").mode == 0o700
+    assert host.file("/run/parsec/parsec.sock").is_socket
+
+
+def test_parsec_unit_drop_in_sets_working_directory(host):
+    unit = host.check_output("systemctl cat parsec")
+    assert "WorkingDirectory=/var/lib/parsec" in unit
+    assert "ProtectSystem=strict" in unit
+
+
+def test_parsec_install_method_per_distribution(host):
+    if host.system_info.codename == "trixie":
+        assert host.package("parsec-service").is_installed
+    else:
+        assert host.file("/opt/parsec/current/bin/parsec").is_file
+        assert not host.package("parsec-service").is_installed
+
+
+def test_parsec_tool_pings_the_service(host):
+    assert "1.0" in host.check_output("parsec-tool ping")
+
+
+def key_task(name, **args):
+    return {"name": name, "edgefaas.platform.parsec_key": {"name": KEY, **args}}
+
+
+@pytest.mark.parametrize("target", ["sonic-1", "nano-1"])
+def test_parsec_key_check_real_idempotent(play, target):
+    """community.crypto's shape: check, real, idempotent, idempotent in check mode, then removal."""
+    absent = play(target, [key_task("absent", state="absent")])
+    assert not absent["absent"][target].get("failed"), absent
+    check = play(target, [key_task("create", type="ecc")], check=True)["create"][target]
+    listed = play(target, [{"name": "info", "edgefaas.platform.parsec_info": {}}])["info"][target]
+    assert check["changed"] and KEY not in [k["name"] for k in listed["client_keys"]]
+    real = play(target, [key_task("create", type="ecc")])["create"][target]
+    assert real["changed"] and real["public_key"].startswith("-----BEGIN PUBLIC KEY-----")
+    again = play(target, [key_task("create", type="ecc")])["create"][target]
+    assert not again["changed"] and again["public_key"] == real["public_key"]
+    again_check = play(target, [key_task("create", type="ecc")], check=True)["create"][target]
+    assert not again_check["changed"]
+    gone = play(target, [key_task("absent", state="absent")])["absent"][target]
+    assert gone["changed"]
+    assert not play(target, [key_task("absent", state="absent")])["absent"][target]["changed"]
+
+
+def test_parsec_key_mismatch_names_the_differences_then_force_replaces(play):
+    target = "nano-2"
+    play(target, [key_task("absent", state="absent")])
+    first = play(target, [key_task("create", type="ecc")])["create"][target]
+    mismatch = play(target, [key_task("rsa", type="rsa", usage="sign")])["rsa"][target]
+    assert mismatch["failed"]
+    assert "ecc_key_pair" in mismatch["msg"] and "rsa_key_pair" in mismatch["msg"], mismatch["msg"]
+    forced = play(target, [key_task("rsa", type="rsa", usage="sign", force=True)])["rsa"][target]
+    assert forced["changed"] and forced["public_key"] != first["public_key"]
+    play(target, [key_task("absent", state="absent")])
+
+
+def test_parsec_tool_and_modules_interoperate(play, host):
+    """A key made by the module: parsec-tool exports the same public key and signs a CSR with it."""
+    if host.backend.get_hostname() != "sonic-1":
+        pytest.skip("interop is checked once, on the packaged service")
+    made = play("sonic-1", [key_task("create", type="ecc")])["create"]["sonic-1"]
+    with host.sudo():
+        exported = host.check_output(f"parsec-tool export-public-key --key-name {KEY}")
+        csr_pem = host.check_output(f"parsec-tool create-csr --key-name {KEY} --cn sonic-1 --o EdgeFaaS")
+    ours = serialization.load_pem_public_key(made["public_key"].encode())
+    theirs = serialization.load_pem_public_key(exported.encode())
+    assert ours.public_numbers() == theirs.public_numbers()
+    csr = x509.load_pem_x509_csr(csr_pem.encode())
+    assert csr.is_signature_valid and csr.public_key().public_numbers() == ours.public_numbers()
+    play("sonic-1", [key_task("absent", state="absent")])
+
+
+def test_parsec_signature_from_parsec_tool_verifies_with_the_module_key(play, host):
+    if host.backend.get_hostname() != "nano-1":
+        pytest.skip("checked once, on a bundled service")
+    made = play("nano-1", [key_task("create", type="ecc")])["create"]["nano-1"]
+    message = b"signed by parsec-tool"
+    with host.sudo():
+        signature = base64.b64decode(host.check_output(f"parsec-tool sign --key-name {KEY} '{message.decode()}'"))
+    key = serialization.load_pem_public_key(made["public_key"].encode())
+    key.verify(signature, message, ec.ECDSA(hashes.SHA256()))  # raises when it does not verify
+    play("nano-1", [key_task("absent", state="absent")])
+
+
+def test_parsec_clients_see_only_their_own_keys(play, host):
+    """Two users on one service each hold a key of the same name and see only their own."""
+    if host.backend.get_hostname() != "nano-1":
+        pytest.skip("checked once")
+    with host.sudo():
+        host.check_output("id tenant2 || useradd --system --shell /usr/sbin/nologin tenant2")
+    results = {}
+    for user in ("nobody", "tenant2"):
+        play("nano-1", [key_task("create", type="ecc")], become_user=user)
+        info = play("nano-1", [{"name": "info", "edgefaas.platform.parsec_info": {}}], become_user=user)
+        results[user] = info["info"]["nano-1"]["client_keys"]
+    for user, keys in results.items():
+        assert [k["name"] for k in keys] == [KEY], (user, keys)
+    root_keys = play("nano-1", [{"name": "info", "edgefaas.platform.parsec_info": {}}])["info"]["nano-1"]
+    assert KEY not in [k["name"] for k in root_keys["client_keys"]]
+    for user in ("nobody", "tenant2"):
+        play("nano-1", [key_task("absent", state="absent")], become_user=user)
+
+
+def test_parsec_role_refuses_to_orphan_keys(play, run_playbook, lab_hostvars, host):
+    """Switching the authenticator while a key exists fails with the reason and changes nothing."""
+    if host.backend.get_hostname() != "nano-2":
+        pytest.skip("checked once")
+    play("nano-2", [key_task("create", type="ecc")])
+    inventory = {"all": {"children": {"edge": {"hosts": {"nano-2": lab_hostvars["nano-2"]}}}}}
+    rc, output = run_playbook("edgefaas.platform.parsec", inventory, {"parsec_authenticator": "Direct"})
+    play("nano-2", [key_task("absent", state="absent")])
+    assert rc != 0, output
+    assert "refusing to change authenticator UnixPeerCredentials -> Direct" in output, output
+    assert 'auth_type = "UnixPeerCredentials"' in host.check_output("sudo cat /etc/parsec/config.toml")
+
+
+def test_parsec_role_refuses_a_corrupt_artifact(run_playbook, lab_hostvars, host, tmp_path):
+    if host.backend.get_hostname() != "nano-2":
+        pytest.skip("checked once")
+    bad = tmp_path / "parsec-bundle-linux-x86_64.tar.gz"
+    bad.write_bytes(b"not the bundle")
+    inventory = {"all": {"children": {"edge": {"hosts": {"nano-2": lab_hostvars["nano-2"]}}}}}
+    before = host.check_output("readlink /opt/parsec/current")
+    rc, output = run_playbook(
+        "edgefaas.platform.parsec", inventory, {"parsec_binary_src": str(bad), "parsec_binary_sha256": "0" * 64}
+    )
+    assert rc != 0, output
+    assert f"{bad} has sha256 {hashlib.sha256(b'not the bundle').hexdigest()}" in output, output
+    assert "Nothing was installed" in output
+    assert host.check_output("readlink /opt/parsec/current") == before
