@@ -15,7 +15,7 @@ export CONTAINERS_CONF := $(CURDIR)/tests/lab/containers.conf
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= false
 
-.PHONY: help lab lab-down test lint sanity units molecule images host-deps venv build changelog clean
+.PHONY: help lab lab-down test lint sanity units integration molecule images host-deps venv build changelog clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,7 +28,7 @@ lab: host-deps venv ## Build the lab (sonic-1, nano-1, nano-2) and run site.yml 
 lab-down: host-deps venv ## Remove the lab's containers, network and volumes (nothing else)
 	$(LAB) down
 
-test: lint build sanity units molecule ## Everything CI runs: lint, sanity, unit tests, every Molecule scenario
+test: lint build sanity units integration molecule ## Everything CI runs: lint, sanity, unit and live tests, every Molecule scenario
 
 lint: venv ## ansible-lint (production profile), yamllint, ruff
 	yamllint --strict .
@@ -42,6 +42,9 @@ sanity: venv ## ansible-test sanity on a copy of the collection
 units: venv ## Unit tests of modules, module_utils and lab tools
 	@# pytest exits 5 when it collects nothing: that must fail, never pass silently.
 	pytest -q tests/unit || { rc=$$?; [ $$rc -eq 5 ] && echo "make units: no unit tests were collected" >&2; exit $$rc; }
+
+integration: host-deps venv ## Live tests against real services started on this machine (Parsec)
+	tests/integration/parsec/run-local.sh -q
 
 molecule: host-deps venv images ## Every Molecule scenario (create, converge, idempotence, verify, destroy)
 	molecule test --all

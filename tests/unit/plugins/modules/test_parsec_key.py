@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from unittest import mock
-
 import pytest
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.testing import patch_module_args
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -88,31 +83,6 @@ def service(fake_parsec, store):
     return fake_parsec(store)
 
 
-class ModuleExit(Exception):
-    def __init__(self, result):
-        super().__init__(result)
-        self.result = result
-
-
-def _exit_json(self, **result):
-    raise ModuleExit(dict(result, failed=False))
-
-
-def _fail_json(self, msg, **result):
-    raise ModuleExit(dict(result, failed=True, msg=msg))
-
-
-def run(module, args, check_mode=False):
-    module_args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=True)
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(patch_module_args(module_args))
-        stack.enter_context(mock.patch.object(AnsibleModule, "exit_json", _exit_json))
-        stack.enter_context(mock.patch.object(AnsibleModule, "fail_json", _fail_json))
-        caught = stack.enter_context(pytest.raises(ModuleExit))
-        module.main()
-    return caught.value.result
-
-
 def modifying_opcodes(server):
     return [request.opcode for request in server.requests if request.opcode in MODIFYING]
 
@@ -139,16 +109,16 @@ def key_args(service, **args):
         ({"type": "ecc", "name": ""}, "name must not be empty"),
     ],
 )
-def test_impossible_input_fails_before_any_request(fake_parsec, store, args, problem):
+def test_impossible_input_fails_before_any_request(fake_parsec, store, args, problem, run_module):
     server = fake_parsec(store)
-    result = run(parsec_key, dict({"name": "node", "endpoint": server.endpoint}, **args))
+    result = run_module(parsec_key, dict({"name": "node", "endpoint": server.endpoint}, **args))
     assert result["failed"]
     assert problem in result["msg"]
     assert server.connections == 0
 
 
-def test_type_is_required_for_present(service):
-    result = run(parsec_key, {"name": "node", "endpoint": service.endpoint})
+def test_type_is_required_for_present(service, run_module):
+    result = run_module(parsec_key, {"name": "node", "endpoint": service.endpoint})
     assert result["failed"]
     assert "type" in result["msg"]
     assert service.connections == 0
@@ -157,8 +127,8 @@ def test_type_is_required_for_present(service):
 # Present
 
 
-def test_creates_a_missing_key_and_returns_its_public_key(service, store):
-    result = run(parsec_key, key_args(service))
+def test_creates_a_missing_key_and_returns_its_public_key(service, store, run_module):
+    result = run_module(parsec_key, key_args(service))
     assert (result["failed"], result["changed"]) == (False, True)
     assert modifying_opcodes(service) == [GENERATE]
     public_key = serialization.load_pem_public_key(result["public_key"].encode())
@@ -175,32 +145,32 @@ def test_creates_a_missing_key_and_returns_its_public_key(service, store):
     assert result["diff"]["after"]["attributes"]["bits"] == 256
 
 
-def test_generate_request_is_the_reference_p256_vector(service):
-    run(parsec_key, key_args(service, name="k"))
+def test_generate_request_is_the_reference_p256_vector(service, run_module):
+    run_module(parsec_key, key_args(service, name="k"))
     (generate,) = [request for request in service.requests if request.opcode == GENERATE]
     assert generate.body == bytes.fromhex("0a016b121f0a045a0208021080021a140a0830013801400148011208320622040a021007")
     assert generate.provider == 1
 
 
-def test_matching_key_is_left_alone(service):
-    run(parsec_key, key_args(service))
-    result = run(parsec_key, key_args(service))
+def test_matching_key_is_left_alone(service, run_module):
+    run_module(parsec_key, key_args(service))
+    result = run_module(parsec_key, key_args(service))
     assert (result["failed"], result["changed"]) == (False, False)
     assert modifying_opcodes(service) == [GENERATE]
     assert result["public_key"].startswith("-----BEGIN PUBLIC KEY-----\n")
 
 
-def test_check_mode_never_creates(service, store):
-    result = run(parsec_key, key_args(service), check_mode=True)
+def test_check_mode_never_creates(service, store, run_module):
+    result = run_module(parsec_key, key_args(service), check_mode=True)
     assert (result["failed"], result["changed"]) == (False, True)
     assert "public_key" not in result
     assert modifying_opcodes(service) == []
     assert store.keys == {}
 
 
-def test_different_key_fails_naming_every_difference(service):
-    run(parsec_key, key_args(service))
-    result = run(parsec_key, key_args(service, type="rsa", usage="encrypt", bits=3072))
+def test_different_key_fails_naming_every_difference(service, run_module):
+    run_module(parsec_key, key_args(service))
+    result = run_module(parsec_key, key_args(service, type="rsa", usage="encrypt", bits=3072))
     assert result["failed"]
     for difference in (
         "key type is ecc_key_pair (wanted rsa_key_pair)",
@@ -214,9 +184,9 @@ def test_different_key_fails_naming_every_difference(service):
     assert modifying_opcodes(service) == [GENERATE]
 
 
-def test_force_recreates_a_different_key(service, store):
-    run(parsec_key, key_args(service))
-    result = run(parsec_key, key_args(service, bits=521, hash="sha512", force=True))
+def test_force_recreates_a_different_key(service, store, run_module):
+    run_module(parsec_key, key_args(service))
+    result = run_module(parsec_key, key_args(service, bits=521, hash="sha512", force=True))
     assert (result["failed"], result["changed"]) == (False, True)
     assert modifying_opcodes(service) == [GENERATE, DESTROY, GENERATE]
     assert len(store.keys["node"][1]) == 133  # a P-521 point
@@ -224,15 +194,15 @@ def test_force_recreates_a_different_key(service, store):
     assert result["diff"]["after"]["attributes"]["bits"] == 521
 
 
-def test_force_in_check_mode_destroys_nothing(service):
-    run(parsec_key, key_args(service))
-    result = run(parsec_key, key_args(service, bits=521, force=True), check_mode=True)
+def test_force_in_check_mode_destroys_nothing(service, run_module):
+    run_module(parsec_key, key_args(service))
+    result = run_module(parsec_key, key_args(service, bits=521, force=True), check_mode=True)
     assert (result["failed"], result["changed"]) == (False, True)
     assert modifying_opcodes(service) == [GENERATE]
 
 
-def test_rsa_defaults(service, store):
-    result = run(parsec_key, key_args(service, type="rsa", usage="encrypt"))
+def test_rsa_defaults(service, store, run_module):
+    result = run_module(parsec_key, key_args(service, type="rsa", usage="encrypt"))
     assert result["key"]["attributes"]["algorithm"] == {
         "family": "asymmetric_encryption",
         "name": "rsa_oaep",
@@ -243,16 +213,16 @@ def test_rsa_defaults(service, store):
     assert public_key.key_size == 2048
 
 
-def test_unconfigured_provider_is_named_with_the_configured_ones(service):
-    result = run(parsec_key, key_args(service, provider="tpm"))
+def test_unconfigured_provider_is_named_with_the_configured_ones(service, run_module):
+    result = run_module(parsec_key, key_args(service, provider="tpm"))
     assert result["failed"]
     assert "provider tpm is not configured" in result["msg"]
     assert "mbed-crypto (1)" in result["msg"]
     assert modifying_opcodes(service) == []
 
 
-def test_missing_socket_is_reported(socket_dir):
-    result = run(parsec_key, {"name": "node", "type": "ecc", "endpoint": "unix:{}/none.sock".format(socket_dir)})
+def test_missing_socket_is_reported(socket_dir, run_module):
+    result = run_module(parsec_key, {"name": "node", "type": "ecc", "endpoint": "unix:{}/none.sock".format(socket_dir)})
     assert result["failed"]
     assert "none.sock does not exist" in result["msg"]
 
@@ -260,23 +230,23 @@ def test_missing_socket_is_reported(socket_dir):
 # Absent
 
 
-def test_absent_destroys_an_existing_key(service, store):
-    run(parsec_key, key_args(service))
-    result = run(parsec_key, {"name": "node", "state": "absent", "endpoint": service.endpoint})
+def test_absent_destroys_an_existing_key(service, store, run_module):
+    run_module(parsec_key, key_args(service))
+    result = run_module(parsec_key, {"name": "node", "state": "absent", "endpoint": service.endpoint})
     assert (result["failed"], result["changed"]) == (False, True)
     assert store.keys == {}
     assert result["diff"]["after"] == {}
 
 
-def test_absent_without_key_is_unchanged(service):
-    result = run(parsec_key, {"name": "node", "state": "absent", "endpoint": service.endpoint})
+def test_absent_without_key_is_unchanged(service, run_module):
+    result = run_module(parsec_key, {"name": "node", "state": "absent", "endpoint": service.endpoint})
     assert (result["failed"], result["changed"]) == (False, False)
     assert modifying_opcodes(service) == []
 
 
-def test_absent_in_check_mode_keeps_the_key(service, store):
-    run(parsec_key, key_args(service))
-    result = run(parsec_key, {"name": "node", "state": "absent", "endpoint": service.endpoint}, check_mode=True)
+def test_absent_in_check_mode_keeps_the_key(service, store, run_module):
+    run_module(parsec_key, key_args(service))
+    result = run_module(parsec_key, {"name": "node", "state": "absent", "endpoint": service.endpoint}, check_mode=True)
     assert (result["failed"], result["changed"]) == (False, True)
     assert "node" in store.keys
 
@@ -284,9 +254,9 @@ def test_absent_in_check_mode_keeps_the_key(service, store):
 # parsec_info
 
 
-def test_info_reports_everything_and_changes_nothing(service):
-    run(parsec_key, key_args(service))
-    result = run(parsec_info, {"endpoint": service.endpoint}, check_mode=True)
+def test_info_reports_everything_and_changes_nothing(service, run_module):
+    run_module(parsec_key, key_args(service))
+    result = run_module(parsec_info, {"endpoint": service.endpoint}, check_mode=True)
     assert (result["failed"], result["changed"]) == (False, False)
     assert result["wire_protocol_version"] == "1.0"
     assert [(p["name"], p["opcodes"]) for p in result["providers"]] == [
@@ -300,7 +270,7 @@ def test_info_reports_everything_and_changes_nothing(service):
     assert modifying_opcodes(service) == [GENERATE]
 
 
-def test_info_reports_a_bad_endpoint():
-    result = run(parsec_info, {"endpoint": "tcp://localhost:1"})
+def test_info_reports_a_bad_endpoint(run_module):
+    result = run_module(parsec_info, {"endpoint": "tcp://localhost:1"})
     assert result["failed"]
     assert "only the unix scheme" in result["msg"]

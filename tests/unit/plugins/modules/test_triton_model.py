@@ -1,15 +1,11 @@
 """Unit tests of triton_model and its module_utils, against a fake Triton that answers like Triton 2.51."""
 
-import contextlib
 import copy
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from unittest import mock
 
 import pytest
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.edgefaas.platform.plugins.module_utils import triton, triton_digits
 from ansible_collections.edgefaas.platform.plugins.modules import triton_model
@@ -116,37 +112,17 @@ def fake():
     server.server_close()
 
 
-class ModuleExit(Exception):
-    def __init__(self, result):
-        super().__init__(result)
-        self.result = result
-
-
-def _exit_json(self, **result):
-    raise ModuleExit(dict(result, failed=False))
-
-
-def _fail_json(self, msg, **result):
-    raise ModuleExit(dict(result, failed=True, msg=msg))
-
-
-def run_module(args, check_mode=False):
-    module_args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=True)
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(patch_module_args(module_args))
-        stack.enter_context(mock.patch.object(AnsibleModule, "exit_json", _exit_json))
-        stack.enter_context(mock.patch.object(AnsibleModule, "fail_json", _fail_json))
-        stack.enter_context(mock.patch.object(triton, "SETTLE_POLL_SECONDS", 0.01))
-        caught = stack.enter_context(pytest.raises(ModuleExit))
-        triton_model.main()
-    return caught.value.result
+@pytest.fixture(autouse=True)
+def quick_settle(monkeypatch):
+    """Triton needs seconds to settle an unload; the fake settles at once."""
+    monkeypatch.setattr(triton, "SETTLE_POLL_SECONDS", 0.01)
 
 
 # Module behaviour
 
 
-def test_loads_a_model_that_is_not_loaded(fake):
-    result = run_module({"name": "digits", "url": fake.url, "versions": ["1"]})
+def test_loads_a_model_that_is_not_loaded(fake, run_module):
+    result = run_module(triton_model, {"name": "digits", "url": fake.url, "versions": ["1"]})
     assert not result["failed"], result
     assert result["changed"] is True
     assert (result["state"], result["versions"], result["reason"]) == ("READY", ["1"], "")
@@ -154,29 +130,29 @@ def test_loads_a_model_that_is_not_loaded(fake):
     assert result["diff"]["before"]["state"] == "UNAVAILABLE"
 
 
-def test_ready_model_is_left_alone(fake):
+def test_ready_model_is_left_alone(fake, run_module):
     fake.states["digits"] = {"state": "READY"}
-    result = run_module({"name": "digits", "url": fake.url, "versions": ["1"]})
+    result = run_module(triton_model, {"name": "digits", "url": fake.url, "versions": ["1"]})
     assert (result["changed"], result["state"]) == (False, "READY")
     assert fake.modifying_requests() == []
 
 
-def test_check_mode_reports_a_load_without_loading(fake):
-    result = run_module({"name": "digits", "url": fake.url}, check_mode=True)
+def test_check_mode_reports_a_load_without_loading(fake, run_module):
+    result = run_module(triton_model, {"name": "digits", "url": fake.url}, check_mode=True)
     assert result["changed"] is True
     assert result["state"] == "UNAVAILABLE"
     assert fake.modifying_requests() == []
 
 
-def test_reload_loads_a_ready_model_again(fake):
+def test_reload_loads_a_ready_model_again(fake, run_module):
     fake.states["digits"] = {"state": "READY"}
-    result = run_module({"name": "digits", "url": fake.url, "reload": True})
+    result = run_module(triton_model, {"name": "digits", "url": fake.url, "reload": True})
     assert result["changed"] is True
     assert fake.modifying_requests() == [("POST", "/v2/repository/models/digits/load")]
 
 
-def test_missing_model_fails_naming_the_repository_models(fake):
-    result = run_module({"name": "resnet", "url": fake.url})
+def test_missing_model_fails_naming_the_repository_models(fake, run_module):
+    result = run_module(triton_model, {"name": "resnet", "url": fake.url})
     assert result["failed"]
     assert result["msg"].startswith(
         f"model 'resnet' not found in the model repository of the Triton server at http://{fake.url}"
@@ -185,24 +161,26 @@ def test_missing_model_fails_naming_the_repository_models(fake):
     assert fake.modifying_requests() == []
 
 
-def test_bad_configuration_fails_with_tritons_reason(fake):
-    result = run_module({"name": "broken", "url": fake.url})
+def test_bad_configuration_fails_with_tritons_reason(fake, run_module):
+    result = run_module(triton_model, {"name": "broken", "url": fake.url})
     assert result["failed"]
     assert BAD_BACKEND_REASON in result["msg"]
     assert (result["state"], result["versions"], result["reason"]) == ("UNAVAILABLE", [], BAD_BACKEND_REASON)
 
 
-def test_failed_reload_says_the_old_versions_keep_serving(fake):
+def test_failed_reload_says_the_old_versions_keep_serving(fake, run_module):
     fake.states["digits"] = {"state": "READY"}
-    result = run_module({"name": "digits", "url": fake.url, "config": {"backend": "onnx"}})
+    result = run_module(triton_model, {"name": "digits", "url": fake.url, "config": {"backend": "onnx"}})
     assert result["failed"]
     assert "Triton keeps serving the versions loaded before (1)" in result["msg"]
     assert result["state"] == "READY"
 
 
-def test_config_override_that_differs_reloads_and_shows_a_diff(fake):
+def test_config_override_that_differs_reloads_and_shows_a_diff(fake, run_module):
     fake.states["digits"] = {"state": "READY"}
-    result = run_module({"name": "digits", "url": fake.url, "config": {"backend": "python", "max_batch_size": 8}})
+    result = run_module(
+        triton_model, {"name": "digits", "url": fake.url, "config": {"backend": "python", "max_batch_size": 8}}
+    )
     assert result["changed"] is True
     assert result["diff"]["before"]["config"] == {"backend": "python", "max_batch_size": 64}
     assert result["diff"]["after"]["config"] == {"backend": "python", "max_batch_size": 8}
@@ -211,37 +189,37 @@ def test_config_override_that_differs_reloads_and_shows_a_diff(fake):
     assert fake.configs["digits"]["max_batch_size"] == 8
 
 
-def test_config_override_already_loaded_is_no_change(fake):
+def test_config_override_already_loaded_is_no_change(fake, run_module):
     fake.states["digits"] = {"state": "READY"}
     wanted = {"backend": "python", "max_batch_size": "64", "input": [{"name": "IMAGE", "dims": [8, 8]}]}
-    result = run_module({"name": "digits", "url": fake.url, "config": wanted})
+    result = run_module(triton_model, {"name": "digits", "url": fake.url, "config": wanted})
     assert result["changed"] is False, result.get("diff")
 
 
-def test_versions_that_do_not_become_ready_fail(fake):
-    result = run_module({"name": "digits", "url": fake.url, "versions": ["1", "2"]})
+def test_versions_that_do_not_become_ready_fail(fake, run_module):
+    result = run_module(triton_model, {"name": "digits", "url": fake.url, "versions": ["1", "2"]})
     assert result["failed"]
     assert "versions ['1'] READY, not the requested ['1', '2']" in result["msg"]
 
 
-def test_unload_waits_until_triton_has_unloaded(fake):
+def test_unload_waits_until_triton_has_unloaded(fake, run_module):
     fake.states["digits"] = {"state": "READY"}
-    result = run_module({"name": "digits", "url": fake.url, "state": "unloaded"})
+    result = run_module(triton_model, {"name": "digits", "url": fake.url, "state": "unloaded"})
     assert result["changed"] is True
     assert (result["state"], result["versions"], result["reason"]) == ("UNAVAILABLE", [], "unloaded")
 
 
-def test_unload_of_absent_or_unloaded_models_changes_nothing(fake):
+def test_unload_of_absent_or_unloaded_models_changes_nothing(fake, run_module):
     fake.states["digits"] = {"state": "UNAVAILABLE", "reason": "unloaded"}
     for name in ("digits", "resnet"):
-        result = run_module({"name": name, "url": fake.url, "state": "unloaded"})
+        result = run_module(triton_model, {"name": name, "url": fake.url, "state": "unloaded"})
         assert (result["failed"], result["changed"]) == (False, False)
     assert fake.modifying_requests() == []
 
 
-def test_check_mode_unload_does_not_unload(fake):
+def test_check_mode_unload_does_not_unload(fake, run_module):
     fake.states["digits"] = {"state": "READY"}
-    result = run_module({"name": "digits", "url": fake.url, "state": "unloaded"}, check_mode=True)
+    result = run_module(triton_model, {"name": "digits", "url": fake.url, "state": "unloaded"}, check_mode=True)
     assert (result["changed"], result["state"]) == (True, "READY")
     assert fake.modifying_requests() == []
 
@@ -255,15 +233,15 @@ def test_check_mode_unload_does_not_unload(fake):
         ({"url": "http://localhost:8000"}, "url takes host:port without a scheme"),
     ],
 )
-def test_bad_arguments_are_refused(fake, args, message):
-    result = run_module(dict({"name": "digits", "url": fake.url}, **args))
+def test_bad_arguments_are_refused(fake, args, message, run_module):
+    result = run_module(triton_model, dict({"name": "digits", "url": fake.url}, **args))
     assert result["failed"]
     assert message in result["msg"]
     assert fake.requests == []
 
 
-def test_unreachable_server_is_reported():
-    result = run_module({"name": "digits", "url": "127.0.0.1:9", "timeout": 2})
+def test_unreachable_server_is_reported(run_module):
+    result = run_module(triton_model, {"name": "digits", "url": "127.0.0.1:9", "timeout": 2})
     assert result["failed"]
     assert result["msg"].startswith("cannot reach Triton at http://127.0.0.1:9")
 
