@@ -72,7 +72,7 @@ def play(tmp_path_factory):
         env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, cwd=REPO)
         # Other callbacks (the timer) may print after the JSON document.
-        report, _ = json.JSONDecoder().raw_decode(proc.stdout)
+        report = json.JSONDecoder().raw_decode(proc.stdout)[0]
         return {task["task"]["name"]: task["hosts"] for play in report["plays"] for task in play["tasks"]}
 
     return run
