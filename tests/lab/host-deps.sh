@@ -3,7 +3,7 @@
 # Quiet and quick when everything is already there.
 set -euo pipefail
 
-packages=(podman runc netavark debootstrap python3-venv openssh-client iproute2 git shellcheck)
+packages=(podman runc netavark debootstrap python3-venv openssh-client iproute2 git shellcheck patchelf python3-numpy)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "make: the lab needs root (rootful podman, debootstrap, apt): run it again as root, e.g. 'sudo make lab'" >&2
