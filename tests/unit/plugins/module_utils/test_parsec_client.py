@@ -225,3 +225,26 @@ def test_permission_denied_names_the_path_and_who_may_connect(fake_parsec, wire,
     os.waitpid(child, 0)
     assert "permission denied connecting to the Parsec socket {}".format(server.path) in message
     assert "{} is root:root mode 0700, so only root may connect".format(socket_dir) in message
+
+
+class _SocketWithoutKernelTimeouts(socket.socket):
+    """A socket whose SO_RCVTIMEO/SO_SNDTIMEO cannot be set (as on some 32-bit systems)."""
+
+    def setsockopt(self, *args):
+        raise OSError("setsockopt refused")
+
+
+def test_kernel_timeouts_replace_python_timeouts():
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.25)
+        parsec._use_kernel_timeouts(sock, 0.25)
+        assert sock.gettimeout() is None  # blocking: the kernel bounds each call now
+        timeval = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.calcsize("@ll"))
+        assert struct.unpack("@ll", timeval) == (0, 250000)
+
+
+def test_python_timeouts_stay_when_kernel_timeouts_cannot_be_set():
+    with _SocketWithoutKernelTimeouts(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.25)
+        parsec._use_kernel_timeouts(sock, 0.25)
+        assert sock.gettimeout() == 0.25
