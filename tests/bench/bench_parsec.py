@@ -206,7 +206,7 @@ def prepare(socket_path, bundle_dir):
         str(socket_path),
         str(bundle_dir / "bin/parsec-tool"),
         str(bundle_dir / "lib"),
-        {operation: request for operation, (_, request) in requests.items()},
+        {operation: prebuilt[1] for operation, prebuilt in requests.items()},
     )
 
 
@@ -279,7 +279,7 @@ def measure(pool, target, operation, clients, seconds):
     """Method -> aggregate round trips per second of `clients` concurrent workers."""
     slices = len(METHODS) * max(1, round(seconds / SLICE))
     start = time.monotonic() + START_DELAY
-    jobs = [pool.apply_async(worker, (target, operation, start, slices)) for _ in range(clients)]
+    jobs = [pool.apply_async(worker, (target, operation, start, slices)) for _client in range(clients)]
     # Generous, but bounded even if the service hangs under the bare socket.
     totals = [job.get(timeout=START_DELAY + slices * SLICE + 6 * CALL_TIMEOUT) for job in jobs]
     return {method: sum(_rate(*worker_totals[method]) for worker_totals in totals) for method in METHODS}
@@ -315,7 +315,7 @@ def table(results):
 def verdict(results):
     ratios = {case: rates[OUR_CLIENT] / rates[BARE_SOCKET] for case, rates in results.items()}
     speedups = {operation: [] for operation in OPERATIONS}
-    for (_, operation, _), rates in results.items():
+    for (_sleep, operation, _clients), rates in results.items():
         speedups[operation].append(rates[OUR_CLIENT] / rates[PARSEC_TOOL])
     slow = [
         f"{ms} ms {operation} with {clients} client(s) ({ratio:.0%})"
@@ -403,7 +403,7 @@ def main():
     # Forked once, before any thread exists, and reused by every case.
     pool = multiprocessing.get_context("fork").Pool(max(CONCURRENCY))
     # A plain `kill` unwinds like Ctrl-C, so the service is stopped and the pool ended.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGTERM, lambda *_signal: sys.exit(143))
     try:
         results = run_cases(pool, bundle, args.seconds)
     finally:

@@ -1,0 +1,429 @@
+"""Node preparation in the lab: the sonic and jetson roles' facts, variants and refusals.
+
+Every variant changes one thing on a lab host (a /host directory, the mgmt VRF flag, a
+control-plane ACL, a fake tool), runs the role, reads its real results and puts the host back.
+"""
+
+import ipaddress
+import json
+import os
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+import testinfra
+
+REPO = Path(__file__).resolve().parents[2]
+
+CONFIG_DB = "/etc/sonic/config_db.json"
+SYSCTL_FILE = "/etc/sysctl.d/90-edgefaas-k3s-mgmt-vrf.conf"
+L3MDEV = ("net.ipv4.tcp_l3mdev_accept", "net.ipv4.udp_l3mdev_accept")
+DEFAULT_MODULES = (
+    *("br_netfilter", "overlay", "vxlan", "xt_multiport", "xt_conntrack", "xt_comment", "xt_mark"),
+    *("ip_tables", "iptable_nat", "iptable_filter", "nf_conntrack", "nf_nat"),
+)
+
+
+def lab_host(name):
+    return testinfra.get_host(f"ansible://{name}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"], sudo=True)
+
+
+@pytest.fixture(scope="module")
+def sonic():
+    return lab_host("sonic-1")
+
+
+@pytest.fixture(scope="module")
+def nano2():
+    return lab_host("nano-2")
+
+
+def run_role(hosts, role, extra_vars=None, check=False, tasks_from=None, after=None):
+    """Runs a role of the collection through Molecule's inventory with gather_facts off, as node_prep does.
+
+    Returns (results, stats): results maps task name to {host: result}, stats the play recap per host.
+    `after` lists tasks run after the role (to read facts).
+    """
+    include = {"name": f"edgefaas.platform.{role}"}
+    if tasks_from:
+        include["tasks_from"] = tasks_from
+    tasks = [{"name": "run the role", "ansible.builtin.include_role": include}, *(after or [])]
+    play = [{"hosts": hosts, "gather_facts": False, "tasks": tasks}]
+    path = REPO / ".cache" / f"node-prep-play-{os.getpid()}.json"
+    path.write_text(json.dumps(play))
+    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(path)]
+    if check:
+        cmd.append("--check")
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, cwd=REPO)
+    path.unlink()
+    try:  # the JSON report, then what other callbacks print (ansible.posix.timer)
+        report = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("{") :])[0]
+    except ValueError:
+        pytest.fail(f"ansible-playbook printed no JSON (rc {proc.returncode}): {proc.stdout}\n{proc.stderr}")
+    results = {}
+    for play_report in report["plays"]:
+        for task in play_report["tasks"]:
+            for host, result in task["hosts"].items():
+                results.setdefault(task["task"]["name"], {})[host] = result
+    return results, report["stats"]
+
+
+def read_facts(*names):
+    return [{"name": "read facts", "ansible.builtin.debug": {"msg": {n: "{{ " + n + " }}" for n in names}}}]
+
+
+def failures(results):
+    return {name: r for name, hosts in results.items() for r in hosts.values() if r.get("failed")}
+
+
+def inventory(groups, hostvars):
+    """An inventory as data: {group: [host, ...]} with the lab's connection variables."""
+    children = {group: {"hosts": {h: hostvars[h] for h in hosts}} for group, hosts in groups.items()}
+    return {"all": {"children": {"edge": {"children": children}}}}
+
+
+def no_change(output):
+    changed = [int(n) for n in re.findall(r"changed=(\d+)", output)]
+    return bool(changed) and not any(changed)
+
+
+def read_json(host, path):
+    return json.loads(host.check_output(f"cat {path}"))
+
+
+def write_json(host, path, data):
+    host.check_output(f"printf '%s\\n' {shlex.quote(json.dumps(data, indent=4, sort_keys=True))} > {path}")
+
+
+@pytest.fixture
+def config_db_restored(sonic):
+    """Gives the test sonic-1's config_db.json to change and puts the original back byte for byte."""
+    sonic.check_output(f"cp -p {CONFIG_DB} /root/config_db.json.node-prep")
+    yield read_json(sonic, CONFIG_DB)
+    sonic.check_output(f"mv /root/config_db.json.node-prep {CONFIG_DB}")
+    sonic.check_output(f"rm -f {CONFIG_DB}.*~")  # the role's backups
+
+
+# --- sonic ---------------------------------------------------------------------------------------
+
+
+def test_node_prep_sonic_facts_match_the_config_db(sonic, lab_hostvars):
+    config = read_json(sonic, CONFIG_DB)
+    results = run_role("sonic-1", "sonic", after=read_facts("sonic_facts", "sonic_k3s_data_dir"))[0]
+    assert not failures(results), failures(results)
+    facts = results["read facts"]["sonic-1"]["msg"]["sonic_facts"]
+    address = lab_hostvars["sonic-1"]["ansible_host"]
+    subnet = ipaddress.ip_network(f"{address}/24", strict=False)
+    assert facts["is_sonic"] is True and facts["source"] == CONFIG_DB
+    assert facts["hostname"] == config["DEVICE_METADATA"]["localhost"]["hostname"] == "sonic-1"
+    assert facts["hwsku"] == config["DEVICE_METADATA"]["localhost"]["hwsku"]
+    assert (facts["mgmt_interface"], facts["mgmt_address"], facts["mgmt_prefix"]) == ("eth0", address, f"{address}/24")
+    assert facts["mgmt_gateway"] == str(subnet[1])
+    assert facts["mgmt_vrf_enabled"] is False
+    expected = {
+        (table, key.split("|")[0], str(ipaddress.ip_network(key.split("|")[1], strict=False)))
+        for table in ("INTERFACE", "VLAN_INTERFACE", "PORTCHANNEL_INTERFACE", "LOOPBACK_INTERFACE", "MGMT_INTERFACE")
+        for key in config.get(table, {})
+        if "|" in key
+    }
+    assert {(s["table"], s["interface"], s["network"]) for s in facts["subnets"]} == expected
+    assert ("VLAN_INTERFACE", "Vlan1000", "172.20.10.0/24") in expected and len(expected) == 4
+    assert facts["ctrlplane_acl_tables"] == [] and facts["ctrlplane_acl_in_use"] is False
+
+
+def test_node_prep_sonic_without_host_partition_keeps_k3s_in_var_lib(sonic):
+    assert not sonic.file("/host").exists
+    results = run_role("sonic-1", "sonic", after=read_facts("sonic_k3s_data_dir"))[0]
+    assert results["read facts"]["sonic-1"]["msg"]["sonic_k3s_data_dir"] == "/var/lib/rancher/k3s"
+    assert sonic.file("/var/lib/rancher/k3s").is_directory
+    assert sonic.file("/var/lib/rancher/k3s").mode == 0o755
+
+
+@pytest.fixture
+def host_partition(sonic):
+    assert not sonic.file("/host").exists, "the lab has no /host: this test creates and removes it"
+    sonic.check_output("mkdir /host")
+    yield
+    sonic.check_output("rm -rf /host")
+
+
+@pytest.mark.usefixtures("host_partition")
+def test_node_prep_sonic_puts_k3s_on_host_when_it_exists(sonic):
+    results, stats = run_role("sonic-1", "sonic", after=read_facts("sonic_k3s_data_dir", "sonic_facts"))
+    msg = results["read facts"]["sonic-1"]["msg"]
+    assert msg["sonic_k3s_data_dir"] == "/host/k3s"
+    assert msg["sonic_facts"]["persistent_dir"] == "/host"
+    assert sonic.file("/host/k3s").is_directory
+    assert stats["sonic-1"]["changed"] == 1  # the directory, nothing else
+    again = run_role("sonic-1", "sonic")[1]
+    assert again["sonic-1"]["changed"] == 0
+
+
+@pytest.fixture
+def writable_proc_sys(sonic):
+    """Lets sonic-1 write net.* sysctls (its own network namespace) for the duration of a test.
+
+    Podman mounts /proc/sys read-only. Until the lab starts containers with
+    `--security-opt unmask=/proc/sys`, the test remounts it read-write (CAP_SYS_ADMIN allows it)
+    and read-only again afterwards.
+    """
+    mount = sonic.check_output("grep ' /proc/sys ' /proc/self/mountinfo || true")
+    read_only = " ro," in f" {mount.split()[5]}," if mount else False
+    if read_only:
+        sonic.check_output("mount -o remount,bind,rw /proc/sys")
+    yield
+    sonic.check_output(f"rm -f {SYSCTL_FILE}")
+    for name in L3MDEV:
+        sonic.check_output(f"sysctl -qw {name}=0")
+    if read_only:
+        sonic.check_output("mount -o remount,bind,ro /proc/sys")
+
+
+@pytest.mark.usefixtures("writable_proc_sys")
+def test_node_prep_sonic_mgmt_vrf_sets_l3mdev_accept(sonic, config_db_restored):
+    config = config_db_restored
+    config["MGMT_VRF_CONFIG"]["vrf_global"]["mgmtVrfEnabled"] = "true"
+    write_json(sonic, CONFIG_DB, config)
+    for name in L3MDEV:
+        assert sonic.check_output(f"sysctl -n {name}") == "0"
+    results, stats = run_role("sonic-1", "sonic", after=read_facts("sonic_facts"))
+    assert not failures(results), failures(results)
+    assert results["read facts"]["sonic-1"]["msg"]["sonic_facts"]["mgmt_vrf_enabled"] is True
+    assert stats["sonic-1"]["changed"] >= 1
+    persisted = sonic.file(SYSCTL_FILE).content_string
+    for name in L3MDEV:
+        assert sonic.check_output(f"sysctl -n {name}") == "1"
+        assert f"{name}=1" in persisted
+    again = run_role("sonic-1", "sonic")[1]
+    assert again["sonic-1"]["changed"] == 0
+    # drift: the running value is put back even though the file is right
+    sonic.check_output("sysctl -qw net.ipv4.udp_l3mdev_accept=0")
+    drift = run_role("sonic-1", "sonic", check=True)[1]
+    assert drift["sonic-1"]["changed"] == 1
+    assert sonic.check_output("sysctl -n net.ipv4.udp_l3mdev_accept") == "0"  # check mode changed nothing
+    run_role("sonic-1", "sonic")
+    assert sonic.check_output("sysctl -n net.ipv4.udp_l3mdev_accept") == "1"
+
+
+def test_node_prep_sonic_without_mgmt_vrf_leaves_sysctls_alone(sonic):
+    assert not sonic.file(SYSCTL_FILE).exists
+    for name in L3MDEV:
+        assert sonic.check_output(f"sysctl -n {name}") == "0"
+
+
+SSH_ONLY = {
+    "ACL_TABLE": {"SSH_ONLY": {"type": "CTRLPLANE", "stage": "ingress", "services": ["SSH"], "policy_desc": "SSH"}},
+    "ACL_RULE": {"SSH_ONLY|RULE_1": {"PRIORITY": "9999", "PACKET_ACTION": "ACCEPT", "SRC_IP": "10.77.0.0/16"}},
+}
+
+
+def test_node_prep_sonic_ctrlplane_acl_accepts_k3s_ports(sonic, config_db_restored, lab_hostvars):
+    original = config_db_restored
+    write_json(sonic, CONFIG_DB, {**original, **SSH_ONLY})
+    # check mode reports the change and writes nothing
+    check = run_role("sonic-1", "sonic", check=True)[1]
+    assert check["sonic-1"]["changed"] == 1
+    assert read_json(sonic, CONFIG_DB) == {**original, **SSH_ONLY}
+
+    results, stats = run_role("sonic-1", "sonic", after=read_facts("sonic_facts"))
+    assert not failures(results), failures(results)
+    assert results["read facts"]["sonic-1"]["msg"]["sonic_facts"]["ctrlplane_acl_in_use"] is True
+    assert stats["sonic-1"]["changed"] == 1
+    config = read_json(sonic, CONFIG_DB)
+    assert sorted(config["ACL_TABLE"]) == [
+        "EDGEFAAS_K3S_TCP_10250",
+        "EDGEFAAS_K3S_TCP_6443",
+        "EDGEFAAS_K3S_UDP_8472",
+        "SSH_ONLY",
+    ]
+    assert config["ACL_TABLE"]["EDGEFAAS_K3S_TCP_6443"]["services"] == ["EXTERNAL_CLIENT"]
+    assert config["ACL_TABLE"]["EDGEFAAS_K3S_UDP_8472"]["services"] == ["ANY"]
+    agents = sorted(f"{lab_hostvars[h]['ansible_host']}/32" for h in ("nano-1", "nano-2"))
+    for table in ("EDGEFAAS_K3S_TCP_6443", "EDGEFAAS_K3S_TCP_10250", "EDGEFAAS_K3S_UDP_8472"):
+        rules = [r for key, r in config["ACL_RULE"].items() if key.startswith(table + "|")]
+        assert sorted(r["SRC_IP"] for r in rules) == agents
+        assert all(r["PACKET_ACTION"] == "ACCEPT" for r in rules)
+        assert len({r["PRIORITY"] for r in rules}) == len(rules)  # caclmgrd keys rules by priority
+    assert config["ACL_RULE"]["SSH_ONLY|RULE_1"] == SSH_ONLY["ACL_RULE"]["SSH_ONLY|RULE_1"]
+    # everything else is the same data
+    assert {k: v for k, v in config.items() if not k.startswith("ACL_")} == original
+
+    again = run_role("sonic-1", "sonic")[1]
+    assert again["sonic-1"]["changed"] == 0
+
+    # the operator drops their control-plane ACL: ours go too (they alone would keep caclmgrd's final DROP on)
+    config = read_json(sonic, CONFIG_DB)
+    del config["ACL_TABLE"]["SSH_ONLY"], config["ACL_RULE"]["SSH_ONLY|RULE_1"]
+    write_json(sonic, CONFIG_DB, config)
+    removed = run_role("sonic-1", "sonic")[1]
+    assert removed["sonic-1"]["changed"] == 1
+    assert read_json(sonic, CONFIG_DB) == {**original, "ACL_TABLE": {}, "ACL_RULE": {}}
+
+
+@pytest.fixture
+def fake_sonic_cfggen(sonic):
+    """A stand-in sonic-cfggen printing a running CONFIG_DB that differs from the file."""
+    running = read_json(sonic, CONFIG_DB)
+    running["DEVICE_METADATA"]["localhost"]["hostname"] = "sonic-running"
+    running["VLAN_INTERFACE"]["Vlan2000|172.21.0.1/24"] = {}
+    write_json(sonic, "/root/node-prep-running.json", running)
+    script = '#!/bin/sh\n[ "$*" = "-d --print-data" ] || exit 2\nexec cat /root/node-prep-running.json\n'
+    sonic.check_output(f"printf '%s' {shlex.quote(script)} > /usr/local/bin/sonic-cfggen")
+    sonic.check_output("chmod 0755 /usr/local/bin/sonic-cfggen")
+    yield
+    sonic.check_output("rm -f /usr/local/bin/sonic-cfggen /root/node-prep-running.json")
+
+
+@pytest.mark.usefixtures("fake_sonic_cfggen")
+def test_node_prep_sonic_prefers_the_running_config(sonic):
+    results, stats = run_role("sonic-1", "sonic", after=read_facts("sonic_facts"))
+    facts = results["read facts"]["sonic-1"]["msg"]["sonic_facts"]
+    assert facts["source"] == "running" and facts["hostname"] == "sonic-running"
+    assert "172.21.0.0/24" in [s["network"] for s in facts["subnets"]]
+    assert stats["sonic-1"]["changed"] == 0
+    # the running subnets are checked too, and the message says where they come from
+    results = run_role("sonic-1", "sonic", {"sonic_k3s_cluster_cidr": "172.21.0.0/16"})[0]
+    message = next(iter(failures(results).values()))["msg"]
+    assert "sonic_k3s_cluster_cidr 172.21.0.0/16 overlaps 172.21.0.0/24" in message, message
+    assert "VLAN_INTERFACE 'Vlan2000|172.21.0.1/24' in the running CONFIG_DB" in message, message
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            {"sonic_k3s_cluster_cidr": "172.20.0.0/16"},
+            "sonic_k3s_cluster_cidr 172.20.0.0/16 overlaps 172.20.10.0/24"
+            " (VLAN_INTERFACE 'Vlan1000|172.20.10.1/24' in /etc/sonic/config_db.json)",
+        ),
+        (
+            {"sonic_k3s_service_cidr": "240.127.0.0/16"},
+            "sonic_k3s_service_cidr 240.127.0.0/16 overlaps 240.127.1.0/24 (SONiC's docker bridge docker0",
+        ),
+        (
+            {"sonic_k3s_cluster_cidr": "10.77.0.0/16"},
+            "sonic_k3s_cluster_cidr 10.77.0.0/16 overlaps 10.77.5.0/24 (MGMT_INTERFACE 'eth0|10.77.5.10/24'",
+        ),
+        (
+            {"sonic_k3s_cluster_cidr": "10.0.0.0/8"},
+            "sonic_k3s_cluster_cidr 10.0.0.0/8 overlaps 10.0.0.0/31 (INTERFACE 'Ethernet0|10.0.0.0/31'",
+        ),
+        (
+            {"sonic_k3s_service_cidr": "10.42.128.0/17"},
+            "sonic_k3s_cluster_cidr 10.42.0.0/16 overlaps 10.42.128.0/17 (sonic_k3s_service_cidr)",
+        ),
+        ({"sonic_k3s_cluster_cidr": "10.42.0.0/33"}, "sonic_k3s_cluster_cidr '10.42.0.0/33' is not a network"),
+    ],
+    ids=["vlan", "docker-bridge", "mgmt", "interface", "cluster-vs-service", "not-a-cidr"],
+)
+def test_node_prep_sonic_refuses_overlapping_cidrs(extra, message, lab_hostvars, run_playbook, sonic):
+    data_dir = "/var/lib/edgefaas-node-prep-test"
+    rc, output = run_playbook(
+        "edgefaas.platform.node_prep",
+        inventory({"sonic": ["sonic-1"]}, lab_hostvars),
+        {**extra, "sonic_k3s_default_data_dir": data_dir},
+    )
+    assert rc != 0, output
+    assert message in output, output
+    assert "Nothing was changed" in output or "not a network" in output, output
+    assert no_change(output), output
+    assert not sonic.file(data_dir).exists  # refused before the first change
+
+
+# --- jetson --------------------------------------------------------------------------------------
+
+
+def test_node_prep_jetson_facts(lab_hostvars):
+    after = read_facts("jetson_facts", "ansible_python_interpreter", "jetson_k3s_agent_config")
+    results = run_role("jetson", "jetson", after=after)[0]
+    assert not failures(results), failures(results)
+    for name in ("nano-1", "nano-2"):
+        msg = results["read facts"][name]["msg"]
+        facts = msg["jetson_facts"]
+        assert facts["is_jetson"] is True
+        assert (facts["l4t_release"], facts["jetpack"], facts["board"]) == ("32.7.1", "4.6.1", "t210ref")
+        assert msg["ansible_python_interpreter"] == facts["python"] == "/usr/bin/python3"
+        assert facts["memory_cgroup"] is True
+        assert sorted(facts["kernel_modules"]) == sorted(DEFAULT_MODULES)
+        assert all(facts["kernel_modules"].values()), facts["kernel_modules"]
+        assert facts["nvidia_runtime"]["present"] is False and msg["jetson_k3s_agent_config"] == {}
+
+
+def test_node_prep_jetson_refuses_a_missing_kernel_module(lab_hostvars, run_playbook):
+    modules = ["br_netfilter", "overlay", "vxlan", "xt_multiport", "edgefaas_missing_mod"]
+    rc, output = run_playbook(
+        "edgefaas.platform.node_prep",
+        inventory({"jetson": ["nano-1"]}, lab_hostvars),
+        {"jetson_required_kernel_modules": modules},
+    )
+    assert rc != 0, output
+    assert re.search(r"nano-1: kernel modules K3s needs are missing from kernel \S+: edgefaas_missing_mod \(", output)
+    assert "remove it from jetson_required_kernel_modules" in output, output
+    assert "modprobe edgefaas_missing_mod" in output, output
+    assert no_change(output), output
+
+
+@pytest.fixture
+def old_python(nano2):
+    """nano-2 as an L4T R32 host: the only Python on the candidate list is too old."""
+    nano2.check_output(
+        "printf '#!/bin/sh\\nexit 1\\n' > /usr/local/bin/edgefaas-python3.6 && chmod 0755 /usr/local/bin/edgefaas-python3.6"
+    )
+    yield
+    nano2.check_output("rm -f /usr/local/bin/edgefaas-python3.6 /usr/local/bin/edgefaas-python3.8")
+
+
+@pytest.mark.usefixtures("old_python")
+def test_node_prep_jetson_bootstraps_python_with_raw(nano2):
+    extra = {
+        "jetson_python_candidates": ["/usr/local/bin/edgefaas-python3.6", "/usr/local/bin/edgefaas-python3.8"],
+        # stands in for `apt-get install python3.8`, which Debian bookworm does not package
+        "jetson_python_install_command": "ln -s /usr/bin/python3 /usr/local/bin/edgefaas-python3.8",
+    }
+    after = [
+        {"name": "a module runs", "ansible.builtin.setup": {"gather_subset": ["!all", "!min", "python"]}},
+        *read_facts("ansible_python_interpreter"),
+    ]
+    results, stats = run_role("nano-2", "jetson", extra, tasks_from="python.yml", after=after)
+    assert not failures(results), failures(results)
+    installs = [r for name, hosts in results.items() if "Install a Python" in name for r in hosts.values()]
+    assert installs and installs[0]["changed"] is True
+    assert results["read facts"]["nano-2"]["msg"]["ansible_python_interpreter"] == "/usr/local/bin/edgefaas-python3.8"
+    assert results["a module runs"]["nano-2"]["ansible_facts"]["ansible_python"]["executable"].endswith("python3.8")
+    assert stats["nano-2"]["changed"] == 1
+    results, stats = run_role("nano-2", "jetson", extra, tasks_from="python.yml", after=after)
+    assert stats["nano-2"]["changed"] == 0 and not failures(results)
+    # no Python at all and an install that brings none: the message names the candidates and the command
+    extra = {"jetson_python_candidates": ["/nowhere/python3"], "jetson_python_install_command": "true"}
+    results = run_role("nano-2", "jetson", extra, tasks_from="python.yml")[0]
+    message = next(iter(failures(results).values()))["msg"]
+    assert "nano-2: no Python >= 3.8 among /nowhere/python3 after running `true`" in message, message
+
+
+@pytest.fixture
+def nvidia_runtime(nano2):
+    nano2.check_output("printf '#!/bin/sh\\n' > /usr/local/bin/nvidia-container-runtime")
+    nano2.check_output("chmod 0755 /usr/local/bin/nvidia-container-runtime")
+    yield
+    nano2.check_output("rm -f /usr/local/bin/nvidia-container-runtime")
+
+
+@pytest.mark.usefixtures("nvidia_runtime")
+@pytest.mark.parametrize(
+    ("mode", "agent_config", "runtime_class"),
+    [("runtimeclass", {}, "nvidia"), ("default", {"default-runtime": "nvidia"}, "")],
+)
+def test_node_prep_jetson_nvidia_runtime_facts(mode, agent_config, runtime_class):
+    after = read_facts("jetson_nvidia_runtime", "jetson_k3s_agent_config")
+    results, stats = run_role("nano-2", "jetson", {"jetson_nvidia_runtime_mode": mode}, after=after)
+    msg = results["read facts"]["nano-2"]["msg"]
+    runtime = msg["jetson_nvidia_runtime"]
+    assert runtime["present"] is True and runtime["path"] == "/usr/local/bin/nvidia-container-runtime"
+    assert runtime["runtime_class"] == runtime_class
+    assert msg["jetson_k3s_agent_config"] == agent_config
+    assert stats["nano-2"]["changed"] == 0
