@@ -28,9 +28,11 @@ if command -v pyenv >/dev/null 2>&1; then
 fi
 controller=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 ansible-test sanity --venv --python "$controller" --color no "$@"
-# The Python-version-specific tests again for every other target Python this machine has.
+# The Python-version-specific tests again for every other target Python this machine has. The
+# interpreter's own directory goes first on PATH: ansible-test passes a clean environment on, in
+# which pyenv's shims would not find it.
 for v in 3.8 3.9 3.10 3.12 3.13 3.14; do
-  if [ "$v" != "$controller" ] && "python$v" -c pass >/dev/null 2>&1; then
-    ansible-test sanity --venv --python "$v" --color no --test compile --test import
-  fi
+  [ "$v" != "$controller" ] || continue
+  real=$("python$v" -c 'import sys; print(sys.executable)' 2>/dev/null) || continue
+  PATH="$(dirname "$real"):$PATH" ansible-test sanity --venv --python "$v" --color no --test compile --test import
 done
