@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -50,29 +51,42 @@ def run_playbook(tmp_path_factory):
     return run
 
 
-@pytest.fixture(scope="session")
-def play(tmp_path_factory):
-    """Runs tasks on lab hosts through Molecule's inventory; returns {task name: {host: result}}.
+def run_play(play, check=False, extra_vars=None):
+    """Runs plays (as data) through Molecule's inventory with the json stdout callback.
 
-    Uses the json stdout callback so that tests read each task's real result (changed, failed,
-    return values) instead of scraping text.
+    Returns (results, stats): results maps task name to {host: result} (changed, failed, return
+    values), stats the play recap per host, so tests read real results instead of scraping text.
     """
-
-    def run(hosts, tasks, check=False, become_user=None, extra_vars=None):
-        playbook = tmp_path_factory.mktemp("play") / "play.yml"
-        spec = {"hosts": hosts, "gather_facts": False, "become": True, "tasks": tasks}
-        if become_user:
-            spec["become_user"] = become_user
-        playbook.write_text(json.dumps([spec]))
-        cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(playbook)]
+    with tempfile.NamedTemporaryFile("w", suffix=".json", dir=REPO / ".cache") as playbook:
+        playbook.write(json.dumps(play))
+        playbook.flush()
+        cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], playbook.name]
         if check:
             cmd.append("--check")
         if extra_vars:
             cmd += ["-e", json.dumps(extra_vars)]
         env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, cwd=REPO)
-        # Other callbacks (the timer) may print after the JSON document.
-        report = json.JSONDecoder().raw_decode(proc.stdout)[0]
-        return {task["task"]["name"]: task["hosts"] for play in report["plays"] for task in play["tasks"]}
+    try:  # the JSON report, then what other callbacks print (ansible.posix.timer)
+        report = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("{") :])[0]
+    except ValueError:
+        pytest.fail(f"ansible-playbook printed no JSON (rc {proc.returncode}): {proc.stdout}\n{proc.stderr}")
+    results = {}
+    for play_report in report["plays"]:
+        for task in play_report["tasks"]:
+            for host, result in task["hosts"].items():
+                results.setdefault(task["task"]["name"], {})[host] = result
+    return results, report["stats"]
+
+
+@pytest.fixture(scope="session")
+def play():
+    """Runs tasks on lab hosts as root (or become_user); returns {task name: {host: result}}."""
+
+    def run(hosts, tasks, check=False, become_user=None, extra_vars=None):
+        spec = {"hosts": hosts, "gather_facts": False, "become": True, "tasks": tasks}
+        if become_user:
+            spec["become_user"] = become_user
+        return run_play([spec], check=check, extra_vars=extra_vars)[0]
 
     return run

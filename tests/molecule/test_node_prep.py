@@ -9,11 +9,11 @@ import json
 import os
 import re
 import shlex
-import subprocess
 from pathlib import Path
 
 import pytest
 import testinfra
+from conftest import run_play
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,27 +50,7 @@ def run_role(hosts, role, extra_vars=None, check=False, tasks_from=None, after=N
     if tasks_from:
         include["tasks_from"] = tasks_from
     tasks = [{"name": "run the role", "ansible.builtin.include_role": include}, *(after or [])]
-    play = [{"hosts": hosts, "gather_facts": False, "tasks": tasks}]
-    path = REPO / ".cache" / f"node-prep-play-{os.getpid()}.json"
-    path.write_text(json.dumps(play))
-    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(path)]
-    if check:
-        cmd.append("--check")
-    if extra_vars:
-        cmd += ["-e", json.dumps(extra_vars)]
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, cwd=REPO)
-    path.unlink()
-    try:  # the JSON report, then what other callbacks print (ansible.posix.timer)
-        report = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("{") :])[0]
-    except ValueError:
-        pytest.fail(f"ansible-playbook printed no JSON (rc {proc.returncode}): {proc.stdout}\n{proc.stderr}")
-    results = {}
-    for play_report in report["plays"]:
-        for task in play_report["tasks"]:
-            for host, result in task["hosts"].items():
-                results.setdefault(task["task"]["name"], {})[host] = result
-    return results, report["stats"]
+    return run_play([{"hosts": hosts, "gather_facts": False, "tasks": tasks}], check=check, extra_vars=extra_vars)
 
 
 def read_facts(*names):
