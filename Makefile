@@ -21,8 +21,9 @@ help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 lab: host-deps venv ## Build the lab (sonic-1, nano-1, nano-2) and run site.yml against it
-	$(LAB) up
+	@# Artifacts first: the switch's container bind-mounts the K3s double's control plane from them.
 	tests/lab/stage-artifacts.sh
+	$(LAB) up
 	ansible-playbook edgefaas.platform.site
 
 lab-down: host-deps venv ## Remove the lab's containers, network and volumes (nothing else)

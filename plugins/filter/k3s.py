@@ -111,9 +111,7 @@ def k3s_node_patch(node, labels, taints):
 
 def _comparable(taints):
     """Taints without the timeAdded the API server stamps on NoExecute ones, in a stable order."""
-    return sorted(
-        json.dumps({k: v for k, v in t.items() if k != "timeAdded"}, sort_keys=True) for t in taints
-    )
+    return sorted(json.dumps({k: v for k, v in t.items() if k != "timeAdded"}, sort_keys=True) for t in taints)
 
 
 class FilterModule:

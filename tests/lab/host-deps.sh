@@ -3,7 +3,8 @@
 # Quiet and quick when everything is already there.
 set -euo pipefail
 
-packages=(podman runc netavark debootstrap python3-venv openssh-client iproute2 git shellcheck patchelf python3-numpy)
+# gcc, libc6-dev: kine's cgo SQLite in tests/doubles/k3s/build.sh (its Go 1.26 is not from Debian).
+packages=(podman runc netavark debootstrap python3-venv openssh-client iproute2 git shellcheck patchelf python3-numpy gcc libc6-dev)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "make: the lab needs root (rootful podman, debootstrap, apt): run it again as root, e.g. 'sudo make lab'" >&2

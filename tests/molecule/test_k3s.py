@@ -1,0 +1,407 @@
+"""K3s in the lab: the cluster through the real kubectl, files and secrets, refusals, reset and upgrade.
+
+The server runs on sonic-1 and agents on nano-1/nano-2 from the lab's air-gap directory (the K3s
+double in front of a real kube-apiserver). Tests run in file order: the cluster is converged on
+entry and each test leaves it converged, until the reset and upgrade tests at the end.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import (
+    CONFIG_DB,
+    L3MDEV,
+    changed_counts,
+    lab_host,
+    run_play,
+    run_stage,
+    write_json,
+)
+
+ARTIFACTS = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgefaas" / "lab-artifacts"
+VERSION = "v1.37.2+k3s1"
+NEXT_VERSION = "v1.37.2+k3s2"
+AIRGAP = ARTIFACTS / "k3s" / VERSION
+KUBECONFIG = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "kubeconfig"
+NANOS = ["nano-1", "nano-2"]
+HOSTS = ["sonic-1", *NANOS]
+SERVER_SECRETS = ["/etc/rancher/k3s/server-token", "/etc/rancher/k3s/agent-token-secret"]
+
+
+def kubectl(*args):
+    """The real kubectl on the controller, with the kubeconfig the role fetched."""
+    proc = subprocess.run(
+        ["kubectl", "--kubeconfig", str(KUBECONFIG), *args], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def nodes():
+    return {n["metadata"]["name"]: n for n in json.loads(kubectl("get", "nodes", "-o", "json"))["items"]}
+
+
+def ready(node):
+    return [c["status"] for c in node["status"]["conditions"] if c["type"] == "Ready"] == ["True"]
+
+
+def k3s_stage(extra_vars=None, **options):
+    return run_stage("edgefaas.platform.k3s", extra_vars, **options)
+
+
+def assert_converged(rc, output):
+    assert rc == 0, output[-4000:]
+    counts = changed_counts(output)
+    assert counts and not any(counts.values()), (counts, output[-4000:])
+
+
+def assert_refused_without_change(rc, output, *messages):
+    assert rc != 0, output[-4000:]
+    for message in messages:
+        assert message in output, (message, output[-4000:])
+    counts = changed_counts(output)
+    assert counts and not any(counts.values()), (counts, output[-4000:])
+
+
+@pytest.fixture(scope="module")
+def hosts():
+    return {name: lab_host(name) for name in HOSTS}
+
+
+@pytest.fixture(scope="module")
+def address(lab_hostvars):
+    return {name: lab_hostvars[name]["ansible_host"] for name in HOSTS}
+
+
+@pytest.fixture(scope="module")
+def secrets(hosts):
+    """Every K3s secret in the lab: the generated secrets and the K10 tokens K3s derived from them."""
+    sonic = hosts["sonic-1"]
+    found = [sonic.check_output(f"cat {path}").strip() for path in SERVER_SECRETS]
+    found += [hosts[n].check_output("cat /etc/rancher/k3s/agent-token").strip() for n in NANOS]
+    assert all(len(s) >= 32 for s in found), "a token is shorter than expected"
+    return sorted(set(found))
+
+
+def binary_sha(hosts):
+    return {name: host.check_output("sha256sum /usr/local/bin/k3s").split()[0] for name, host in hosts.items()}
+
+
+# --- the converged cluster ------------------------------------------------------------------------
+
+
+def test_k3s_nodes_are_ready_and_labelled_through_the_real_kubectl():
+    found = nodes()
+    assert sorted(found) == sorted(HOSTS)
+    for name, node in found.items():
+        assert ready(node), (name, node["status"]["conditions"])
+        labels = node["metadata"]["labels"]
+        role, device = ("server", "sonic") if name == "sonic-1" else ("agent", "jetson")
+        assert labels["edgefaas.io/role"] == role and labels["edgefaas.io/device"] == device, labels
+        assert node["status"]["nodeInfo"]["kubeletVersion"] == VERSION
+    assert found["sonic-1"]["metadata"]["labels"]["node-role.kubernetes.io/control-plane"] == "true"
+
+
+def test_k3s_kubeconfig_on_the_controller_points_at_the_switch(address):
+    assert KUBECONFIG.stat().st_mode & 0o777 == 0o600
+    config = json.loads(kubectl("config", "view", "-o", "json"))
+    assert config["current-context"] == "edgefaas"
+    assert config["clusters"][0]["cluster"]["server"] == f"https://{address['sonic-1']}:6443"
+
+
+@pytest.mark.parametrize(
+    ("name", "service", "files"),
+    [
+        ("sonic-1", "k3s", ["/etc/rancher/k3s/config.yaml", "/etc/systemd/system/k3s.service.env", *SERVER_SECRETS]),
+        ("nano-1", "k3s-agent", ["/etc/rancher/k3s/config.yaml", "/etc/systemd/system/k3s-agent.service.env"]),
+        ("nano-2", "k3s-agent", ["/etc/rancher/k3s/agent-token", "/etc/rancher/node/password"]),
+    ],
+)
+def test_k3s_services_enabled_and_files_private(hosts, name, service, files):
+    host = hosts[name]
+    assert host.service(service).is_enabled and host.service(service).is_running
+    for path in files:
+        f = host.file(path)
+        assert f.exists and f.user == "root" and f.mode == 0o600, (path, oct(f.mode))
+    assert host.file(f"/etc/systemd/system/{service}.service").mode == 0o644
+
+
+def test_k3s_config_holds_no_secret_and_agents_join_with_the_token_file(hosts, secrets, address):
+    for name, host in hosts.items():
+        config = host.file("/etc/rancher/k3s/config.yaml").content_string
+        assert not any(s in config for s in secrets), name
+    agent = hosts["nano-1"].file("/etc/rancher/k3s/config.yaml").content_string
+    assert "token-file: /etc/rancher/k3s/agent-token" in agent
+    assert f"server: https://{address['sonic-1']}:6443" in agent
+    # agents hold the agent-only token (K10<CA hash>::node:<secret>), never the server token
+    agent_token = hosts["nano-1"].check_output("cat /etc/rancher/k3s/agent-token")
+    assert agent_token.startswith("K10") and "::node:" in agent_token
+    server_secret = hosts["sonic-1"].check_output(f"cat {SERVER_SECRETS[0]}").strip()
+    assert server_secret not in agent_token
+
+
+def test_k3s_secrets_are_in_no_log_and_no_file_others_can_read(hosts, secrets):
+    for name, host in hosts.items():
+        service = "k3s" if name == "sonic-1" else "k3s-agent"
+        journal = host.check_output(f"journalctl -u {service} --no-pager -o cat")
+        assert not any(s in journal for s in secrets), f"a token is in {name}'s journal"
+        # The patterns come from the token files on the host: a secret on a command line would itself
+        # land in sudo's log. The bare secret (after the last colon) is in every form of a token.
+        sources = " ".join(SERVER_SECRETS) if name == "sonic-1" else "/etc/rancher/k3s/agent-token"
+        hits = host.run(
+            "bash -c 'grep -rlsF -f <(sed \"s/.*://\" %s) /etc /var/lib/rancher /run /root /home /tmp /var/log'"
+            % sources
+        ).stdout.split()
+        assert hits, f"the search found not even the token files on {name}"
+        for path in hits:
+            assert host.file(path).mode & 0o077 == 0, f"{name}:{path} holds a token and others can read it"
+    rc, output = k3s_stage({"k3s_agent_node_labels": {"tier": "edge"}}, check=True, diff=True)
+    assert rc == 0, output[-4000:]
+    assert not any(s in output for s in secrets), "a token is in the playbook's output"
+
+
+# --- check mode and changes -----------------------------------------------------------------------
+
+
+def test_k3s_check_mode_on_the_converged_lab_reports_no_change():
+    assert_converged(*k3s_stage(check=True, diff=True))
+
+
+def test_k3s_changed_setting_shows_in_check_mode_diff_and_changes_nothing(hosts, secrets):
+    before = {n: h.check_output("sha256sum /etc/rancher/k3s/config.yaml") for n, h in hosts.items()}
+    rc, output = k3s_stage({"k3s_server_tls_san": ["k3s.edge.example"]}, check=True, diff=True)
+    assert rc == 0, output[-4000:]
+    assert "+- k3s.edge.example" in output, output[-4000:]
+    assert changed_counts(output)["sonic-1"] >= 1 and changed_counts(output)["nano-1"] == 0
+    assert not any(s in output for s in secrets)
+    assert before == {n: h.check_output("sha256sum /etc/rancher/k3s/config.yaml") for n, h in hosts.items()}
+
+
+def test_k3s_labels_and_taints_follow_the_inventory():
+    extra = {"k3s_agent_node_labels": {"tier": "edge"}, "k3s_agent_node_taints": ["edgefaas.io/gpu=yes:NoSchedule"]}
+    rc, output = k3s_stage(extra)
+    assert rc == 0, output[-4000:]
+    for name in NANOS:
+        node = nodes()[name]
+        assert node["metadata"]["labels"]["tier"] == "edge"
+        assert {"key": "edgefaas.io/gpu", "value": "yes", "effect": "NoSchedule"} in node["spec"]["taints"]
+    # drift on the cluster is put back; labels set by others stay
+    kubectl("label", "node", "nano-1", "edgefaas.io/role-", "team=vision")
+    rc, output = k3s_stage(extra)
+    assert rc == 0 and changed_counts(output)["nano-1"] == 1, output[-4000:]
+    assert nodes()["nano-1"]["metadata"]["labels"]["edgefaas.io/role"] == "agent"
+    # taken out of the inventory: taken off the node (K3s's agent alone never removes a label)
+    rc, output = k3s_stage()
+    assert rc == 0, output[-4000:]
+    for name in NANOS:
+        node = nodes()[name]
+        assert "tier" not in node["metadata"]["labels"] and not node["spec"].get("taints"), node["metadata"]
+        assert ready(node)
+    assert nodes()["nano-1"]["metadata"]["labels"]["team"] == "vision"
+    kubectl("label", "node", "nano-1", "team-")
+    assert_converged(*k3s_stage())
+
+
+@pytest.fixture
+def mgmt_vrf(hosts, writable_proc_sys, config_db_restored):
+    """sonic-1 with SONiC's management VRF on (config_db.json), put back afterwards."""
+    config = config_db_restored
+    config["MGMT_VRF_CONFIG"]["vrf_global"]["mgmtVrfEnabled"] = "true"
+    write_json(hosts["sonic-1"], CONFIG_DB, config)
+    return hosts["sonic-1"]  # the fixtures put config_db.json and the sysctls back
+
+
+def test_k3s_with_the_mgmt_vrf_on_sets_l3mdev_accept_and_keeps_the_cluster(mgmt_vrf):
+    rc, output = k3s_stage()
+    assert rc == 0 and changed_counts(output)["sonic-1"] >= 1, output[-4000:]
+    for name in L3MDEV:
+        assert mgmt_vrf.check_output(f"sysctl -n {name}") == "1"
+    assert all(ready(node) for node in nodes().values())
+    assert_converged(*k3s_stage())
+
+
+# --- refusals: each names the problem and changes nothing -----------------------------------------
+
+
+@pytest.fixture
+def airgap_copy(tmp_path):
+    """A copy of the lab's air-gap directory for the test to spoil."""
+    copy = tmp_path / "airgap"
+    shutil.copytree(AIRGAP, copy)
+    return copy
+
+
+def test_k3s_checksum_mismatch_fails_and_leaves_the_binary_untouched(hosts, airgap_copy):
+    before = binary_sha(hosts)
+    with (airgap_copy / "k3s").open("ab") as binary:
+        binary.write(b"\n# tampered\n")
+    rc, output = k3s_stage({"k3s_airgap_dir": str(airgap_copy)})
+    assert_refused_without_change(rc, output, f"checksum mismatch for {airgap_copy}/k3s", "Nothing was installed")
+    assert binary_sha(hosts) == before
+
+
+def test_k3s_checksum_file_without_the_binary_is_refused(airgap_copy):
+    sums = airgap_copy / "sha256sum-amd64.txt"
+    sums.write_text("".join(line for line in sums.read_text().splitlines(True) if not line.rstrip().endswith(" k3s")))
+    rc, output = k3s_stage({"k3s_airgap_dir": str(airgap_copy)})
+    assert_refused_without_change(rc, output, f"{airgap_copy}/k3s is not listed in {airgap_copy}/sha256sum-amd64.txt")
+
+
+def test_k3s_missing_artifact_is_refused_naming_the_file(tmp_path):
+    rc, output = k3s_stage({"k3s_airgap_dir": str(tmp_path)})
+    assert_refused_without_change(
+        rc, output, "is incomplete on the controller", f"{tmp_path}/sha256sum-amd64.txt and {tmp_path}/k3s missing"
+    )
+
+
+def test_k3s_unknown_architecture_is_refused():
+    rc, output = k3s_stage({"k3s_release_files": {"riscv64": {"arch": "riscv64", "binary": "k3s-riscv64"}}})
+    assert_refused_without_change(rc, output, "sonic-1: K3s has no release for architecture 'x86_64'")
+
+
+def test_k3s_cluster_cidr_overlapping_the_switch_is_refused(address):
+    rc, output = k3s_stage({"k3s_server_cluster_cidr": "10.77.0.0/16"})
+    assert_refused_without_change(rc, output, "sonic_k3s_cluster_cidr 10.77.0.0/16 overlaps", "Nothing was changed")
+
+
+def test_k3s_missing_kernel_module_on_a_nano_is_refused():
+    modules = ["br_netfilter", "overlay", "vxlan", "edgefaas_missing_mod"]
+    rc, output = k3s_stage({"jetson_required_kernel_modules": modules})
+    assert_refused_without_change(rc, output, "kernel modules K3s needs are missing", "edgefaas_missing_mod")
+
+
+def test_k3s_host_in_both_groups_is_refused(run_playbook, lab_hostvars):
+    inventory = {
+        "all": {
+            "children": {
+                "edge": {
+                    "children": {
+                        "sonic": {"hosts": {"sonic-1": lab_hostvars["sonic-1"]}},
+                        "jetson": {"hosts": {h: lab_hostvars[h] for h in HOSTS}},
+                    }
+                }
+            }
+        }
+    }
+    rc, output = run_playbook("edgefaas.platform.k3s", inventory)
+    assert rc != 0 and "sonic-1 in both 'sonic' and 'jetson'" in output, output[-4000:]
+    assert "changed=0" in output and "changed=1" not in output
+
+
+def join_elsewhere(port, token_path="/var/lib/rancher/k3s/server/agent-token"):
+    """A play that points the agents' join at another port or token path of the server."""
+    return {
+        "hosts": "sonic-1",
+        "gather_facts": False,
+        "tasks": [
+            {
+                "name": "join info",
+                "ansible.builtin.set_fact": {
+                    "k3s_server_join": {
+                        "url": "https://{{ ansible_host }}:%d" % port,
+                        "host": "{{ ansible_host }}",
+                        "port": port,
+                        "agent_token_path": token_path,
+                    }
+                },
+            }
+        ],
+    }
+
+
+def agent_play(**extra):
+    return {
+        "hosts": "nano-1",
+        "gather_facts": False,
+        "vars": extra,
+        "tasks": [{"name": "agent", "ansible.builtin.include_role": {"name": "edgefaas.platform.k3s_agent"}}],
+    }
+
+
+def failure_messages(results):
+    return " ".join(str(r.get("msg", "")) for hosts in results.values() for r in hosts.values() if r.get("failed"))
+
+
+def test_k3s_agent_that_cannot_reach_the_server_fails_naming_host_and_port(address):
+    results, stats = run_play([join_elsewhere(6553), agent_play(k3s_agent_server_wait_timeout=3)])
+    message = failure_messages(results)
+    assert f"nano-1 cannot reach the K3s server sonic-1 at {address['sonic-1']}:6553 (TCP) within 3 s" in message
+    assert stats["nano-1"]["changed"] == 0
+
+
+def test_k3s_agent_token_missing_on_the_server_is_reported():
+    results, stats = run_play([join_elsewhere(6443, "/nonexistent/agent-token"), agent_play()])
+    message = failure_messages(results)
+    assert "nano-1: the K3s server sonic-1 has no agent token at /nonexistent/agent-token" in message, message
+    assert stats["nano-1"]["changed"] == 0
+
+
+# --- reset and upgrade ----------------------------------------------------------------------------
+
+AGENT_PATHS = ["/etc/rancher/k3s", "/etc/rancher/node", "/var/lib/rancher/k3s", "/usr/local/bin/k3s"]
+
+
+@pytest.fixture
+def parsec_marker(hosts):
+    """Files where Parsec keeps its configuration and keys: reset must leave them alone."""
+    paths = ["/etc/parsec/edgefaas-reset-marker", "/var/lib/parsec/edgefaas-reset-marker"]
+    for path in paths:
+        hosts["nano-2"].check_output(f"mkdir -p {os.path.dirname(path)} && echo keep > {path}")
+    yield paths
+    hosts["nano-2"].check_output("rm -f " + " ".join(paths))
+
+
+def test_k3s_reset_needs_confirmation():
+    rc, output = run_stage("edgefaas.platform.reset")
+    assert_refused_without_change(rc, output, "Run it again with -e k3s_reset_confirm=true")
+    assert len(nodes()) == 3
+
+
+def test_k3s_reset_of_one_agent_removes_only_it_and_it_can_join_again(hosts, parsec_marker):
+    rc, output = run_stage("edgefaas.platform.reset", {"k3s_reset_confirm": True}, limit="nano-2")
+    assert rc == 0, output[-4000:]
+    assert sorted(nodes()) == ["nano-1", "sonic-1"]
+    nano2 = hosts["nano-2"]
+    assert not nano2.service("k3s-agent").is_running
+    assert not nano2.file("/etc/systemd/system/k3s-agent.service").exists
+    for path in AGENT_PATHS:
+        assert not nano2.file(path).exists, path
+    for path in parsec_marker:
+        assert nano2.file(path).content_string == "keep\n"
+    assert all(ready(node) for node in nodes().values())
+    assert_converged(*run_stage("edgefaas.platform.reset", {"k3s_reset_confirm": True}, limit="nano-2"))
+    rc, output = k3s_stage()
+    assert rc == 0, output[-4000:]
+    assert ready(nodes()["nano-2"]) and nodes()["nano-2"]["metadata"]["labels"]["edgefaas.io/role"] == "agent"
+
+
+def test_k3s_upgrade_moves_server_then_agents_one_at_a_time(hosts):
+    rc, output = run_stage("edgefaas.platform.upgrade", {"k3s_version": NEXT_VERSION})
+    assert rc == 0, output[-6000:]
+    for name, node in nodes().items():
+        assert node["status"]["nodeInfo"]["kubeletVersion"] == NEXT_VERSION, name
+        assert ready(node) and not node["spec"].get("unschedulable"), name
+    for host in hosts.values():
+        assert NEXT_VERSION in host.check_output("/usr/local/bin/k3s --version")
+    # one agent at a time: everything nano-1 changed came before anything nano-2 changed
+    order = [
+        line.split("[")[1].split()[0].rstrip("]") for line in output.splitlines() if line.startswith("changed: [nano-")
+    ]
+    assert order and max(i for i, h in enumerate(order) if h == "nano-1") < order.index("nano-2"), order
+    assert_converged(*run_stage("edgefaas.platform.upgrade", {"k3s_version": NEXT_VERSION}))
+
+
+def test_k3s_reset_removes_the_cluster_and_a_second_reset_changes_nothing(hosts):
+    rc, output = run_stage("edgefaas.platform.reset", {"k3s_reset_confirm": True, "k3s_version": NEXT_VERSION})
+    assert rc == 0, output[-4000:]
+    for name, host in hosts.items():
+        service = "k3s" if name == "sonic-1" else "k3s-agent"
+        assert not host.file(f"/etc/systemd/system/{service}.service").exists
+        for path in AGENT_PATHS:
+            assert not host.file(path).exists, (name, path)
+    assert not KUBECONFIG.exists()
+    assert_converged(*run_stage("edgefaas.platform.reset", {"k3s_reset_confirm": True}))
