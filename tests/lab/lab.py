@@ -337,7 +337,7 @@ def record_host_keys(addresses: list[str], known_hosts: Path) -> None:
 
 def lab_up(lab: str, subnet: ipaddress.IPv4Network) -> list[dict]:
     # First: missing artifacts or a taken subnet fail before minutes of image building.
-    mounts = {host: host_mounts(device) for host, _, device, _, _ in HOSTS}
+    mounts = {spec[0]: host_mounts(spec[2]) for spec in HOSTS}  # (name, release, device, user, octet)
     ensure_network(lab, subnet)
     images = build_images()
     key = ssh_key()
