@@ -207,6 +207,31 @@ def test_k3s_labels_and_taints_follow_the_inventory():
 
 
 @pytest.fixture
+def nvidia_runtime(hosts):
+    """nano-2 with an executable nvidia-container-runtime where K3s's agent looks for one."""
+    path = "/usr/local/bin/nvidia-container-runtime"
+    hosts["nano-2"].check_output(f"printf '#!/bin/sh\\n' > {path} && chmod 0755 {path}")
+    yield
+    hosts["nano-2"].check_output(f"rm -f {path}")
+    rc, output = k3s_stage()
+    assert rc == 0, output[-4000:]
+
+
+@pytest.mark.usefixtures("nvidia_runtime")
+def test_k3s_nvidia_runtime_gets_its_runtimeclass_or_becomes_the_default(hosts):
+    rc, output = k3s_stage()
+    assert rc == 0, output[-4000:]
+    runtime_class = json.loads(kubectl("get", "runtimeclass", "nvidia", "-o", "json"))
+    assert runtime_class["handler"] == "nvidia"
+    assert_converged(*k3s_stage())
+    rc, output = k3s_stage({"jetson_nvidia_runtime_mode": "default"})
+    assert rc == 0 and changed_counts(output)["nano-2"] >= 1, output[-4000:]
+    assert "default-runtime: nvidia" in hosts["nano-2"].file("/etc/rancher/k3s/config.yaml").content_string
+    assert "default-runtime" not in hosts["nano-1"].file("/etc/rancher/k3s/config.yaml").content_string
+    assert ready(nodes()["nano-2"])
+
+
+@pytest.fixture
 def mgmt_vrf(hosts, writable_proc_sys, config_db_restored):
     """sonic-1 with SONiC's management VRF on (config_db.json), put back afterwards."""
     config = config_db_restored
