@@ -5,6 +5,7 @@ double in front of a real kube-apiserver). Tests run in file order: the cluster 
 entry and each test leaves it converged, until the reset and upgrade tests at the end.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -267,6 +268,24 @@ def test_k3s_checksum_mismatch_fails_and_leaves_the_binary_untouched(hosts, airg
     rc, output = k3s_stage({"k3s_airgap_dir": str(airgap_copy)})
     assert_refused_without_change(rc, output, f"checksum mismatch for {airgap_copy}/k3s", "Nothing was installed")
     assert binary_sha(hosts) == before
+
+
+def test_k3s_airgap_images_bundle_is_verified_and_goes_to_the_images_dir(hosts, airgap_copy):
+    bundle = airgap_copy / "k3s-airgap-images-amd64.tar.zst"
+    bundle.write_bytes(b"a stand-in for K3s's images bundle: checked and copied, never unpacked\n")
+    digest = hashlib.sha256(bundle.read_bytes()).hexdigest()
+    sums = airgap_copy / "sha256sum-amd64.txt"
+    sums.write_text(sums.read_text() + f"{digest}  {bundle.name}\n")
+    rc, output = k3s_stage({"k3s_airgap_dir": str(airgap_copy)})
+    assert rc == 0, output[-4000:]
+    for name, host in hosts.items():
+        copied = host.file(f"/var/lib/rancher/k3s/agent/images/{bundle.name}")
+        assert copied.exists and copied.sha256sum == digest, name
+    assert "Importing images from" in hosts["sonic-1"].check_output("journalctl -u k3s --no-pager -o cat")
+    assert_converged(*k3s_stage({"k3s_airgap_dir": str(airgap_copy)}))
+    bundle.write_bytes(b"tampered\n")
+    rc, output = k3s_stage({"k3s_airgap_dir": str(airgap_copy)})
+    assert_refused_without_change(rc, output, f"checksum mismatch for {bundle}")
 
 
 def test_k3s_checksum_file_without_the_binary_is_refused(airgap_copy):
