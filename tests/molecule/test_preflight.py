@@ -92,12 +92,22 @@ def test_preflight_refuses_unsupported_os(lab_hostvars, run_playbook):
 
 
 def test_preflight_refuses_missing_python(lab_hostvars, run_playbook):
-    hostvars = dict(lab_hostvars, **{"nano-1": dict(lab_hostvars["nano-1"], ansible_python_interpreter="/nowhere")})
+    hostvars = dict(lab_hostvars, **{"sonic-1": dict(lab_hostvars["sonic-1"], ansible_python_interpreter="/nowhere")})
     rc, output = run_playbook(
         "edgefaas.platform.preflight", inventory({"sonic": ["sonic-1"], "jetson": ["nano-1"]}, hostvars)
     )
     assert rc != 0, output
-    assert "nano-1: no Python found" in output, output
+    assert "sonic-1: no Python found" in output, output
+
+
+def test_preflight_bootstraps_a_python_for_a_jetson_whose_interpreter_is_missing(lab_hostvars, run_playbook):
+    # A Jetson's stock Python may be too old or absent: the stage's first play finds (or installs) one.
+    hostvars = dict(lab_hostvars, **{"nano-1": dict(lab_hostvars["nano-1"], ansible_python_interpreter="/nowhere")})
+    rc, output = run_playbook(
+        "edgefaas.platform.preflight", inventory({"sonic": ["sonic-1"], "jetson": ["nano-1"]}, hostvars)
+    )
+    assert rc == 0, output
+    assert no_change(output), output
 
 
 def test_preflight_passes_and_prints_summary(lab_hostvars, run_playbook):
