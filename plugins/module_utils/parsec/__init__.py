@@ -37,6 +37,7 @@ from .codes import (
     ProviderId,
     opcode_name,
     provider_id_from_name,
+    provider_name,
 )
 from .der import (
     ecc_public_key_to_spki,
@@ -123,6 +124,7 @@ __all__ = [
     "key_attribute_problems",
     "opcode_name",
     "provider_id_from_name",
+    "provider_name",
     "public_key_pem",
     "rsa_oaep",
     "rsa_pkcs1v15_crypt",

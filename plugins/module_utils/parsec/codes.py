@@ -154,6 +154,10 @@ class AuthType(enum.IntEnum):
     JWT_SVID = 4
 
 
+def provider_name(provider_id: int) -> str:
+    return PROVIDER_NAMES.get(provider_id, "provider-{}".format(provider_id))
+
+
 AUTHENTICATOR_NAMES = {
     AuthType.NO_AUTH: "no-auth",
     AuthType.DIRECT: "direct",

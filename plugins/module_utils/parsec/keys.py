@@ -311,14 +311,15 @@ def _encode_key_policy(attributes: KeyAttributes) -> bytes:
 
 
 def _encode_policy_algorithm(algorithm: Algorithm) -> bytes:
-    variant = _ALGORITHM_FAMILY_IDS.get(algorithm.family)
     if algorithm.family == "asymmetric_signature":
-        return message_field(variant, encode_signature_algorithm(algorithm))
-    if algorithm.family == "asymmetric_encryption":
-        return message_field(variant, encode_encryption_algorithm(algorithm))
-    if algorithm.family == "none":
-        return message_field(variant, b"")
-    raise ValueError("algorithm family {!r} cannot be encoded by this client".format(algorithm.family))
+        variant = encode_signature_algorithm(algorithm)
+    elif algorithm.family == "asymmetric_encryption":
+        variant = encode_encryption_algorithm(algorithm)
+    elif algorithm.family == "none":
+        variant = b""
+    else:
+        raise ValueError("algorithm family {!r} cannot be encoded by this client".format(algorithm.family))
+    return message_field(_ALGORITHM_FAMILY_IDS[algorithm.family], variant)
 
 
 def _cached_by_fields(encode):

@@ -9,7 +9,7 @@ Result message), named by the classes below.
 from dataclasses import dataclass
 from typing import Dict, List, Tuple
 
-from .codes import AUTHENTICATOR_NAMES, PROVIDER_NAMES
+from .codes import AUTHENTICATOR_NAMES, provider_name
 from .keys import (
     Algorithm,
     KeyAttributes,
@@ -173,7 +173,7 @@ class ProviderInfo:
 
     @property
     def name(self) -> str:
-        return PROVIDER_NAMES.get(self.id, "provider-{}".format(self.id))
+        return provider_name(self.id)
 
     def to_dict(self) -> dict:
         return {
@@ -210,7 +210,7 @@ class KeyInfo:
         return {
             "name": self.name,
             "provider_id": self.provider_id,
-            "provider": PROVIDER_NAMES.get(self.provider_id, "provider-{}".format(self.provider_id)),
+            "provider": provider_name(self.provider_id),
             "attributes": self.attributes.to_dict(),
         }
 
