@@ -42,37 +42,8 @@ class Opcode(enum.IntEnum):
     CAN_DO_CRYPTO = 0x20
 
 
-OPCODE_NAMES = {
-    Opcode.PING: "Ping",
-    Opcode.PSA_GENERATE_KEY: "PsaGenerateKey",
-    Opcode.PSA_DESTROY_KEY: "PsaDestroyKey",
-    Opcode.PSA_SIGN_HASH: "PsaSignHash",
-    Opcode.PSA_VERIFY_HASH: "PsaVerifyHash",
-    Opcode.PSA_IMPORT_KEY: "PsaImportKey",
-    Opcode.PSA_EXPORT_PUBLIC_KEY: "PsaExportPublicKey",
-    Opcode.LIST_PROVIDERS: "ListProviders",
-    Opcode.LIST_OPCODES: "ListOpcodes",
-    Opcode.PSA_ASYMMETRIC_ENCRYPT: "PsaAsymmetricEncrypt",
-    Opcode.PSA_ASYMMETRIC_DECRYPT: "PsaAsymmetricDecrypt",
-    Opcode.PSA_EXPORT_KEY: "PsaExportKey",
-    Opcode.PSA_GENERATE_RANDOM: "PsaGenerateRandom",
-    Opcode.LIST_AUTHENTICATORS: "ListAuthenticators",
-    Opcode.PSA_HASH_COMPUTE: "PsaHashCompute",
-    Opcode.PSA_HASH_COMPARE: "PsaHashCompare",
-    Opcode.PSA_AEAD_ENCRYPT: "PsaAeadEncrypt",
-    Opcode.PSA_AEAD_DECRYPT: "PsaAeadDecrypt",
-    Opcode.PSA_RAW_KEY_AGREEMENT: "PsaRawKeyAgreement",
-    Opcode.PSA_CIPHER_ENCRYPT: "PsaCipherEncrypt",
-    Opcode.PSA_CIPHER_DECRYPT: "PsaCipherDecrypt",
-    Opcode.PSA_SIGN_MESSAGE: "PsaSignMessage",
-    Opcode.PSA_VERIFY_MESSAGE: "PsaVerifyMessage",
-    Opcode.LIST_KEYS: "ListKeys",
-    Opcode.LIST_CLIENTS: "ListClients",
-    Opcode.DELETE_CLIENT: "DeleteClient",
-    Opcode.ATTEST_KEY: "AttestKey",
-    Opcode.PREPARE_KEY_ATTESTATION: "PrepareKeyAttestation",
-    Opcode.CAN_DO_CRYPTO: "CanDoCrypto",
-}
+# Parsec's own spelling: PSA_GENERATE_KEY is PsaGenerateKey.
+OPCODE_NAMES = {opcode: "".join(word.capitalize() for word in opcode.name.split("_")) for opcode in Opcode}
 
 
 def opcode_name(opcode: int) -> str:
