@@ -47,7 +47,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from report import write_section  # noqa: E402
 
-from ansible_collections.edgefaas.platform.plugins.module_utils import parsec  # noqa: E402
+from ansible_collections.edgefaas.platform.plugins.module_utils.parsec import (  # noqa: E402
+    SIGN_USAGE,
+    KeyAttributes,
+    Opcode,
+    ParsecClient,
+    ecdsa,
+)
+from ansible_collections.edgefaas.platform.plugins.module_utils.parsec.operations import encode_sign_hash  # noqa: E402
+from ansible_collections.edgefaas.platform.plugins.module_utils.parsec.wire import encode_request  # noqa: E402
 
 SECTION = "parsec round trips"
 SLEEPS_MS = (10, 1)
@@ -187,16 +195,14 @@ def stop(service):
 
 def prepare(socket_path, bundle_dir):
     """Makes the signing key and the bare socket's requests, checked once with the client."""
-    client = parsec.ParsecClient(f"unix:{socket_path}", timeout=CALL_TIMEOUT)
-    client.generate_key(
-        KEY_NAME, parsec.KeyAttributes("ecc_key_pair", 256, "secp_r1", parsec.SIGN_USAGE, parsec.ecdsa())
-    )
-    sign_body = parsec.encode_sign_hash(KEY_NAME, parsec.ecdsa(), DIGEST)
+    client = ParsecClient(f"unix:{socket_path}", timeout=CALL_TIMEOUT)
+    client.generate_key(KEY_NAME, KeyAttributes("ecc_key_pair", 256, "secp_r1", SIGN_USAGE, ecdsa()))
+    sign_body = encode_sign_hash(KEY_NAME, ecdsa(), DIGEST)
     requests = {
-        "ping": (parsec.Opcode.PING, parsec.encode_request(parsec.Opcode.PING)),
+        "ping": (Opcode.PING, encode_request(Opcode.PING)),
         "sign_hash": (
-            parsec.Opcode.PSA_SIGN_HASH,
-            parsec.encode_request(parsec.Opcode.PSA_SIGN_HASH, sign_body, client.provider_id, client.auth),
+            Opcode.PSA_SIGN_HASH,
+            encode_request(Opcode.PSA_SIGN_HASH, sign_body, client.provider_id, client.auth),
         ),
     }
     for opcode, request in requests.values():
@@ -215,10 +221,10 @@ def prepare(socket_path, bundle_dir):
 
 
 def our_client_call(target, operation):
-    client = parsec.ParsecClient("unix:" + target.socket_path, timeout=CALL_TIMEOUT)
+    client = ParsecClient("unix:" + target.socket_path, timeout=CALL_TIMEOUT)
     if operation == "ping":
         return client.ping
-    return functools.partial(client.sign_hash, KEY_NAME, parsec.ecdsa(), DIGEST)
+    return functools.partial(client.sign_hash, KEY_NAME, ecdsa(), DIGEST)
 
 
 def bare_socket_call(target, operation):

@@ -12,7 +12,8 @@ import uuid
 
 import pytest
 
-from ansible_collections.edgefaas.platform.plugins.module_utils import parsec
+from ansible_collections.edgefaas.platform.plugins.module_utils.parsec.client import ParsecClient
+from ansible_collections.edgefaas.platform.plugins.module_utils.parsec.errors import ParsecStatusError
 
 
 @pytest.fixture(scope="session")
@@ -27,8 +28,8 @@ def endpoint() -> str:
 
 
 @pytest.fixture
-def client(endpoint) -> parsec.ParsecClient:
-    return parsec.ParsecClient(endpoint=endpoint, timeout=30)
+def client(endpoint) -> ParsecClient:
+    return ParsecClient(endpoint=endpoint, timeout=30)
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def key_name(client):
     for name in names:
         try:
             client.destroy_key(name)
-        except parsec.ParsecStatusError as error:
+        except ParsecStatusError as error:
             if error.status_name != "PsaErrorDoesNotExist":
                 raise
 

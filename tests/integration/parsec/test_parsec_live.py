@@ -17,22 +17,43 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
-from ansible_collections.edgefaas.platform.plugins.module_utils import parsec
+from ansible_collections.edgefaas.platform.plugins.module_utils.parsec.client import ParsecClient, unix_peer_credentials
+from ansible_collections.edgefaas.platform.plugins.module_utils.parsec.codes import Opcode, ProviderId
+from ansible_collections.edgefaas.platform.plugins.module_utils.parsec.der import (
+    ecdsa_signature_from_der,
+    ecdsa_signature_to_der,
+    public_key_pem,
+    subject_public_key_info,
+)
+from ansible_collections.edgefaas.platform.plugins.module_utils.parsec.errors import ParsecStatusError
+from ansible_collections.edgefaas.platform.plugins.module_utils.parsec.keys import (
+    ENCRYPT_USAGE,
+    SIGN_USAGE,
+    Algorithm,
+    KeyAttributes,
+    ecdsa,
+    rsa_oaep,
+    rsa_pkcs1v15_crypt,
+    rsa_pkcs1v15_sign,
+    rsa_pss,
+)
+from ansible_collections.edgefaas.platform.plugins.module_utils.parsec.operations import KeyInfo
+from ansible_collections.edgefaas.platform.plugins.module_utils.parsec.wire import NO_AUTH, encode_request
 
 HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
 
 
-def ecc_key(bits: int = 256, hash_name: str = "sha256") -> parsec.KeyAttributes:
-    return parsec.KeyAttributes("ecc_key_pair", bits, "secp_r1", parsec.SIGN_USAGE, parsec.ecdsa(hash_name))
+def ecc_key(bits: int = 256, hash_name: str = "sha256") -> KeyAttributes:
+    return KeyAttributes("ecc_key_pair", bits, "secp_r1", SIGN_USAGE, ecdsa(hash_name))
 
 
-def rsa_key(algorithm: parsec.Algorithm, bits: int = 2048) -> parsec.KeyAttributes:
-    usage = parsec.SIGN_USAGE if algorithm.family == "asymmetric_signature" else parsec.ENCRYPT_USAGE
-    return parsec.KeyAttributes("rsa_key_pair", bits, None, usage, algorithm)
+def rsa_key(algorithm: Algorithm, bits: int = 2048) -> KeyAttributes:
+    usage = SIGN_USAGE if algorithm.family == "asymmetric_signature" else ENCRYPT_USAGE
+    return KeyAttributes("rsa_key_pair", bits, None, usage, algorithm)
 
 
 def public_key_of(client, name, attributes):
-    der = parsec.subject_public_key_info(client.export_public_key(name), attributes)
+    der = subject_public_key_info(client.export_public_key(name), attributes)
     return serialization.load_der_public_key(der)
 
 
@@ -53,11 +74,11 @@ def test_providers_list_a_crypto_provider_first_and_core(client):
 def test_opcodes_of_the_default_provider_cover_what_the_modules_use(client):
     opcodes = set(client.list_opcodes(client.provider_id))
     assert {
-        parsec.Opcode.PSA_GENERATE_KEY,
-        parsec.Opcode.PSA_SIGN_HASH,
-        parsec.Opcode.PSA_ASYMMETRIC_DECRYPT,
+        Opcode.PSA_GENERATE_KEY,
+        Opcode.PSA_SIGN_HASH,
+        Opcode.PSA_ASYMMETRIC_DECRYPT,
     } <= opcodes
-    assert parsec.Opcode.LIST_KEYS in client.list_opcodes(0)
+    assert Opcode.LIST_KEYS in client.list_opcodes(0)
 
 
 def test_authenticators(client):
@@ -65,23 +86,23 @@ def test_authenticators(client):
 
 
 def test_list_keys_needs_an_identity(endpoint):
-    with pytest.raises(parsec.ParsecStatusError) as raised:
-        parsec.ParsecClient(endpoint=endpoint, auth=parsec.NO_AUTH).list_keys()
+    with pytest.raises(ParsecStatusError) as raised:
+        ParsecClient(endpoint=endpoint, auth=NO_AUTH).list_keys()
     assert raised.value.status_name == "NotAuthenticated"
 
 
 def test_someone_elses_uid_is_refused(endpoint):
-    impostor = parsec.ParsecClient(endpoint=endpoint, auth=parsec.unix_peer_credentials(os.geteuid() + 1))
-    with pytest.raises(parsec.ParsecStatusError) as raised:
+    impostor = ParsecClient(endpoint=endpoint, auth=unix_peer_credentials(os.geteuid() + 1))
+    with pytest.raises(ParsecStatusError) as raised:
         impostor.list_keys()
     assert raised.value.status_name == "AuthenticationError"
 
 
 def test_malformed_request_gets_a_status_not_a_hang(client):
-    request = bytearray(parsec.encode_request(parsec.Opcode.PING))
+    request = bytearray(encode_request(Opcode.PING))
     request[6] = 2  # wire protocol 2.0
-    with pytest.raises(parsec.ParsecStatusError) as raised:
-        client.round_trip(bytes(request), parsec.Opcode.PING)
+    with pytest.raises(ParsecStatusError) as raised:
+        client.round_trip(bytes(request), Opcode.PING)
     assert raised.value.status_name == "WireProtocolVersionNotSupported"
 
 
@@ -93,30 +114,28 @@ def test_malformed_request_gets_a_status_not_a_hang(client):
     [
         ecc_key(256),
         ecc_key(521, "sha512"),
-        rsa_key(parsec.rsa_pkcs1v15_sign("sha256")),
-        rsa_key(parsec.rsa_pss("sha384"), bits=4096),
-        rsa_key(parsec.rsa_oaep("sha256")),
-        rsa_key(parsec.rsa_pkcs1v15_crypt()),
+        rsa_key(rsa_pkcs1v15_sign("sha256")),
+        rsa_key(rsa_pss("sha384"), bits=4096),
+        rsa_key(rsa_oaep("sha256")),
+        rsa_key(rsa_pkcs1v15_crypt()),
     ],
     ids=lambda attributes: "{}-{}-{}".format(attributes.key_type, attributes.bits, attributes.algorithm.name),
 )
 def test_generated_key_is_listed_with_its_attributes_and_exports_its_public_key(client, key_name, attributes):
     name = key_name()
     client.generate_key(name, attributes)
-    assert client.find_key(name) == parsec.KeyInfo(name, client.provider_id, attributes)
+    assert client.find_key(name) == KeyInfo(name, client.provider_id, attributes)
     public_key = public_key_of(client, name, attributes)
     assert public_key.key_size == attributes.bits
     client.destroy_key(name)
     assert client.find_key(name) is None
 
 
-@pytest.mark.parametrize(
-    "attributes", [ecc_key(384, "sha384"), rsa_key(parsec.rsa_pss(), bits=3072)], ids=["p384", "rsa3072"]
-)
+@pytest.mark.parametrize("attributes", [ecc_key(384, "sha384"), rsa_key(rsa_pss(), bits=3072)], ids=["p384", "rsa3072"])
 def test_mbed_crypto_refuses_p384_and_rsa3072_with_a_hint(client, key_name, attributes):
-    if client.provider_id != parsec.ProviderId.MBED_CRYPTO:
+    if client.provider_id != ProviderId.MBED_CRYPTO:
         pytest.skip("a fact about Parsec 1.4's MbedCrypto provider")
-    with pytest.raises(parsec.ParsecStatusError, match="refuses P-384 and RSA-3072") as raised:
+    with pytest.raises(ParsecStatusError, match="refuses P-384 and RSA-3072") as raised:
         client.generate_key(key_name(), attributes)
     assert raised.value.status_name == "PsaErrorInvalidArgument"
 
@@ -124,10 +143,10 @@ def test_mbed_crypto_refuses_p384_and_rsa3072_with_a_hint(client, key_name, attr
 def test_duplicate_and_missing_keys_are_typed_errors(client, key_name):
     name = key_name()
     client.generate_key(name, ecc_key())
-    with pytest.raises(parsec.ParsecStatusError) as duplicate:
+    with pytest.raises(ParsecStatusError) as duplicate:
         client.generate_key(name, ecc_key())
     assert duplicate.value.status_name == "PsaErrorAlreadyExists"
-    with pytest.raises(parsec.ParsecStatusError) as missing:
+    with pytest.raises(ParsecStatusError) as missing:
         client.export_public_key(key_name())
     assert missing.value.status_name == "PsaErrorDoesNotExist"
 
@@ -141,28 +160,28 @@ def test_ecdsa_signature_verifies_in_parsec_and_in_cryptography(client, key_name
     client.generate_key(name, ecc_key(bits, hash_name))
     message = b"node-1 nonce 42"
     digest = hashlib.new(hash_name, message).digest()
-    raw = client.sign_hash(name, parsec.ecdsa(hash_name), digest)
-    client.verify_hash(name, parsec.ecdsa(hash_name), digest, raw)
+    raw = client.sign_hash(name, ecdsa(hash_name), digest)
+    client.verify_hash(name, ecdsa(hash_name), digest, raw)
     public_key = public_key_of(client, name, ecc_key(bits, hash_name))
-    public_key.verify(parsec.ecdsa_signature_to_der(raw), message, ec.ECDSA(HASHES[hash_name]()))
+    public_key.verify(ecdsa_signature_to_der(raw), message, ec.ECDSA(HASHES[hash_name]()))
 
 
 def test_wrong_signature_is_invalid(client, key_name):
     name = key_name()
     client.generate_key(name, ecc_key())
     digest = hashlib.sha256(b"x").digest()
-    signature = bytearray(client.sign_hash(name, parsec.ecdsa(), digest))
+    signature = bytearray(client.sign_hash(name, ecdsa(), digest))
     signature[-1] ^= 1
-    with pytest.raises(parsec.ParsecStatusError) as raised:
-        client.verify_hash(name, parsec.ecdsa(), digest, bytes(signature))
+    with pytest.raises(ParsecStatusError) as raised:
+        client.verify_hash(name, ecdsa(), digest, bytes(signature))
     assert raised.value.status_name == "PsaErrorInvalidSignature"
 
 
 @pytest.mark.parametrize(
     "algorithm, verify_padding",
     [
-        (parsec.rsa_pkcs1v15_sign("sha256"), padding.PKCS1v15),
-        (parsec.rsa_pss("sha256"), lambda: padding.PSS(padding.MGF1(hashes.SHA256()), padding.PSS.AUTO)),
+        (rsa_pkcs1v15_sign("sha256"), padding.PKCS1v15),
+        (rsa_pss("sha256"), lambda: padding.PSS(padding.MGF1(hashes.SHA256()), padding.PSS.AUTO)),
     ],
     ids=["pkcs1v15", "pss"],
 )
@@ -178,8 +197,8 @@ def test_rsa_signature_verifies_in_parsec_and_in_cryptography(client, key_name, 
 def test_key_policy_is_enforced(client, key_name):
     name = key_name()
     client.generate_key(name, ecc_key())
-    with pytest.raises(parsec.ParsecStatusError) as raised:
-        client.sign_hash(name, parsec.ecdsa("sha384"), hashlib.sha384(b"x").digest())
+    with pytest.raises(ParsecStatusError) as raised:
+        client.sign_hash(name, ecdsa("sha384"), hashlib.sha384(b"x").digest())
     assert raised.value.status_name == "PsaErrorNotPermitted"
 
 
@@ -189,8 +208,8 @@ def test_key_policy_is_enforced(client, key_name):
 @pytest.mark.parametrize(
     "algorithm, local_padding",
     [
-        (parsec.rsa_oaep("sha256"), lambda: padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None)),
-        (parsec.rsa_pkcs1v15_crypt(), padding.PKCS1v15),
+        (rsa_oaep("sha256"), lambda: padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None)),
+        (rsa_pkcs1v15_crypt(), padding.PKCS1v15),
     ],
     ids=["oaep", "pkcs1v15"],
 )
@@ -206,11 +225,11 @@ def test_encryption_round_trips_both_ways(client, key_name, algorithm, local_pad
 
 def test_oaep_salt_is_the_label(client, key_name):
     name = key_name()
-    algorithm = parsec.rsa_oaep("sha256")
+    algorithm = rsa_oaep("sha256")
     client.generate_key(name, rsa_key(algorithm))
     ciphertext = client.asymmetric_encrypt(name, algorithm, b"secret", salt=b"label")
     assert client.asymmetric_decrypt(name, algorithm, ciphertext, salt=b"label") == b"secret"
-    with pytest.raises(parsec.ParsecStatusError):
+    with pytest.raises(ParsecStatusError):
         client.asymmetric_decrypt(name, algorithm, ciphertext)
 
 
@@ -222,16 +241,16 @@ def test_our_key_signs_with_parsec_tool_and_verifies_with_our_client(client, key
     client.generate_key(name, ecc_key())
     der = base64.b64decode(parsec_tool("sign", "--key-name", name, "hello from parsec-tool"))
     digest = hashlib.sha256(b"hello from parsec-tool").digest()
-    client.verify_hash(name, parsec.ecdsa(), digest, parsec.ecdsa_signature_from_der(der, 256))
+    client.verify_hash(name, ecdsa(), digest, ecdsa_signature_from_der(der, 256))
 
 
 @pytest.mark.parametrize(
-    "attributes", [ecc_key(256), ecc_key(521, "sha512"), rsa_key(parsec.rsa_oaep())], ids=["p256", "p521", "rsa"]
+    "attributes", [ecc_key(256), ecc_key(521, "sha512"), rsa_key(rsa_oaep())], ids=["p256", "p521", "rsa"]
 )
 def test_parsec_tool_exports_the_same_pem_as_ours(client, key_name, parsec_tool, attributes):
     name = key_name("ours")
     client.generate_key(name, attributes)
-    ours = parsec.public_key_pem(parsec.subject_public_key_info(client.export_public_key(name), attributes))
+    ours = public_key_pem(subject_public_key_info(client.export_public_key(name), attributes))
     assert parsec_tool("export-public-key", "--key-name", name) == ours
 
 
@@ -252,17 +271,17 @@ def test_parsec_tool_key_is_usable_by_our_client(client, key_name, parsec_tool):
     parsec_tool("create-ecc-key", "--key-name", name)
     assert client.find_key(name).attributes == ecc_key()
     digest = hashlib.sha256(b"from our client").digest()
-    raw = client.sign_hash(name, parsec.ecdsa(), digest)
+    raw = client.sign_hash(name, ecdsa(), digest)
     theirs = serialization.load_pem_public_key(parsec_tool("export-public-key", "--key-name", name).encode())
-    theirs.verify(parsec.ecdsa_signature_to_der(raw), b"from our client", ec.ECDSA(hashes.SHA256()))
+    theirs.verify(ecdsa_signature_to_der(raw), b"from our client", ec.ECDSA(hashes.SHA256()))
     with pytest.raises(InvalidSignature):
-        theirs.verify(parsec.ecdsa_signature_to_der(raw), b"something else", ec.ECDSA(hashes.SHA256()))
+        theirs.verify(ecdsa_signature_to_der(raw), b"something else", ec.ECDSA(hashes.SHA256()))
 
 
 def test_encryption_between_parsec_tool_and_our_client(client, key_name, parsec_tool):
     name = key_name("theirs")
     parsec_tool("create-rsa-key", "--key-name", name, "--oaep")
-    algorithm = parsec.rsa_oaep("sha256")
+    algorithm = rsa_oaep("sha256")
     assert client.find_key(name).attributes == rsa_key(algorithm)
     ciphertext = base64.b64decode(parsec_tool("encrypt", "--key-name", name, "sealed by parsec-tool"))
     assert client.asymmetric_decrypt(name, algorithm, ciphertext) == b"sealed by parsec-tool"
@@ -283,7 +302,7 @@ def as_uid(uid: int, endpoint: str, action):
             os.setgroups([])
             os.setgid(uid)
             os.setuid(uid)
-            report = {"result": action(parsec.ParsecClient(endpoint=endpoint))}
+            report = {"result": action(ParsecClient(endpoint=endpoint))}
         except BaseException as error:
             report = {"error": repr(error)}
         os.write(write_end, json.dumps(report).encode())

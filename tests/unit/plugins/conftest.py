@@ -1,6 +1,6 @@
 """Fakes for the Parsec unit tests: a unix-socket server that answers with bytes.
 
-The wire format here is written out independently of plugins/module_utils/parsec.py, so the tests
+The wire format here is written out independently of plugins/module_utils/parsec/, so the tests
 compare the client with a second reading of the specification, not with itself.
 """
 

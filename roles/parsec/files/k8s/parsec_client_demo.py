@@ -1,7 +1,7 @@
 """A Parsec client for a pod: pings the node's service, keeps a signing key and signs every minute.
 
 Runs as the pod's UID, which is its identity with the UnixPeerCredentials authenticator. Uses the
-collection's wire client (mounted beside this file from plugins/module_utils/parsec.py).
+collection's wire client (the package plugins/module_utils/parsec/, mounted beside this file).
 """
 
 import hashlib
@@ -11,7 +11,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import parsec  # the mounted copy of plugins/module_utils/parsec.py
+import parsec  # the mounted copy of plugins/module_utils/parsec/
 
 KEY = "pod-signing-key"
 KEY_ATTRIBUTES = parsec.KeyAttributes("ecc_key_pair", 256, "secp_r1", parsec.SIGN_USAGE, parsec.ecdsa())
