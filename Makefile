@@ -13,6 +13,9 @@ LAB := $(BIN)/python tests/lab/lab.py
 export PATH := $(BIN):$(PATH)
 export CONTAINERS_CONF := $(CURDIR)/tests/lab/containers.conf
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# This checkout is the collection, for ansible-playbook and Molecule alike: never a copy installed
+# into ~/.ansible/collections by another checkout or an earlier run.
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 export ANSIBLE_FORCE_COLOR ?= false
 
 .PHONY: help lab lab-down test lint sanity units integration molecule images host-deps venv build changelog clean
