@@ -1,9 +1,10 @@
 # Copyright: EdgeFaaS platform developers
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
-"""Filters of the K3s roles: release checksum files and the labels and taints a node should carry."""
+"""Filters of the K3s roles: release checksum files, version skew, tokens, node readiness and labels."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 
@@ -40,6 +41,85 @@ def k3s_version_of(version_output):
     """`k3s version v1.37.2+k3s1 (ed9efa5c)` -> `v1.37.2+k3s1`; '' when the text is not K3s's."""
     match = re.search(r"k3s version (v\S+)", str(version_output or ""))
     return match.group(1) if match else ""
+
+
+_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+k3s(\d+))?$")
+
+
+def _version_key(version):
+    """`v1.37.2+k3s1` -> (1, 37, 2, is_final, pre-release, k3s revision); an error for other texts."""
+    match = _VERSION.match(str(version or "").strip())
+    if not match:
+        raise AnsibleFilterError(
+            "'{0}' is not a K3s release version such as v1.37.2+k3s1 (k3s_version)".format(version)
+        )
+    major, minor, patch, pre, revision = match.groups()
+    return (int(major), int(minor), int(patch), pre is None, pre or "", int(revision or 0))
+
+
+def k3s_version_skew(installed, wanted):
+    """Why moving a node from K3s `installed` to `wanted` breaks Kubernetes' version skew policy; '' when it does not.
+
+    Kubernetes supports no downgrade and upgrades of one minor version at a time (version skew
+    policy, https://kubernetes.io/releases/version-skew-policy/, repeated in K3s's upgrade docs).
+    An empty `installed` (K3s not installed yet) is never refused. The text names the minor
+    versions to go through, e.g. v1.35.4+k3s1 -> v1.37.2+k3s1: "... upgrade to v1.36 first".
+    Raises AnsibleFilterError for a text that is not a K3s version.
+    """
+    if not str(installed or "").strip():
+        return ""
+    old, new = _version_key(installed), _version_key(wanted)
+    if new < old:
+        return "{0} -> {1} is a downgrade, which Kubernetes does not support".format(installed, wanted)
+    if new[0] != old[0]:
+        return "{0} -> {1} changes the major version".format(installed, wanted)
+    if new[1] - old[1] > 1:
+        steps = ["v{0}.{1}".format(old[0], minor) for minor in range(old[1] + 1, new[1])]
+        return "{0} -> {1} skips minor versions: upgrade to {2} first".format(installed, wanted, ", then ".join(steps))
+    return ""
+
+
+def k3s_token_secret(token):
+    """The secret of a K3s token: `K10<ca-hash>::<user>:<secret>` -> `<secret>`; a bare secret as is; '' for none.
+
+    K3s writes `<data-dir>/server/token` as `K10<ca hash>::server:<secret>` and `server/agent-token`
+    as `K10<ca hash>::node:<secret>` (reference k3s-sonic-jetson.md, "Tokens").
+    """
+    text = str(token or "").strip()
+    if text.startswith("K10") and "::" in text:
+        return text.split("::", 1)[1].partition(":")[2]
+    return text
+
+
+def _k8s_time(text):
+    """RFC 3339 as the API writes it (`2026-11-30T20:37:43Z`) or systemd's UTC timestamp
+    (`Mon 2026-11-30 20:37:43 UTC`) -> aware datetime; None for anything else (e.g. `n/a`, '')."""
+    match = re.search(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:\.\d+)?(Z| UTC|[+-]00:?00)?\b", str(text or ""))
+    if not match or not match.group(3):
+        return None
+    return datetime.datetime.strptime(match.group(1) + " " + match.group(2), "%Y-%m-%d %H:%M:%S").replace(
+        tzinfo=datetime.timezone.utc
+    )
+
+
+def k3s_node_ready_since(node, started):
+    """Whether a Node (kubectl get node -o json) is Ready with a heartbeat from after `started`.
+
+    `started` is when the node's K3s service started, as systemd prints ExecMainStartTimestamp in
+    UTC (`Mon 2026-11-30 20:37:43 UTC`). A Ready condition whose lastHeartbeatTime predates it
+    was posted by an earlier run of the agent (or another machine of the same name): it proves
+    nothing about this one. The API keeps whole seconds, so a heartbeat in the start's second counts.
+    An unreadable `started` raises AnsibleFilterError.
+    """
+    since = _k8s_time(started)
+    if since is None:
+        raise AnsibleFilterError("'{0}' is not a systemd UTC timestamp (ExecMainStartTimestamp)".format(started))
+    conditions = ((node or {}).get("status") or {}).get("conditions") or []
+    for condition in conditions:
+        if condition.get("type") == "Ready" and condition.get("status") == "True":
+            heartbeat = _k8s_time(condition.get("lastHeartbeatTime"))
+            return heartbeat is not None and heartbeat >= since
+    return False
 
 
 def k3s_taint(value):
@@ -120,6 +200,9 @@ class FilterModule:
             "k3s_release_sha256": k3s_release_sha256,
             "k3s_release_check": k3s_release_check,
             "k3s_version_of": k3s_version_of,
+            "k3s_version_skew": k3s_version_skew,
+            "k3s_token_secret": k3s_token_secret,
+            "k3s_node_ready_since": k3s_node_ready_since,
             "k3s_taint": k3s_taint,
             "k3s_node_labels": k3s_node_labels,
             "k3s_node_patch": k3s_node_patch,

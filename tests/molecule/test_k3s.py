@@ -5,6 +5,7 @@ double in front of a real kube-apiserver). Tests run in file order: the cluster 
 entry and each test leaves it converged, until the reset and upgrade tests at the end.
 """
 
+import datetime
 import hashlib
 import json
 import os
@@ -13,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import (
     CONFIG_DB,
     L3MDEV,
@@ -30,7 +32,9 @@ AIRGAP = ARTIFACTS / "k3s" / VERSION
 KUBECONFIG = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "kubeconfig"
 NANOS = ["nano-1", "nano-2"]
 HOSTS = ["sonic-1", *NANOS]
-SERVER_SECRETS = ["/etc/rancher/k3s/server-token", "/etc/rancher/k3s/agent-token-secret"]
+# The server's secrets live beside K3s's data (on /host on SONiC), not under /etc.
+SERVER_SECRET_FILES = ["edgefaas/server-token", "edgefaas/agent-token-secret"]
+NODE_PASSWORD = "/etc/rancher/node/password"
 
 
 def kubectl(*args):
@@ -60,10 +64,15 @@ def assert_converged(rc, output):
     assert counts and not any(counts.values()), (counts, output[-4000:])
 
 
+def flat(output):
+    """The output with the YAML callback's line wrapping undone (long messages are folded)."""
+    return " ".join(output.split())
+
+
 def assert_refused_without_change(rc, output, *messages):
     assert rc != 0, output[-4000:]
     for message in messages:
-        assert message in output, (message, output[-4000:])
+        assert message in output or message in flat(output), (message, output[-4000:])
     counts = changed_counts(output)
     assert counts and not any(counts.values()), (counts, output[-4000:])
 
@@ -78,11 +87,22 @@ def address(lab_hostvars):
     return {name: lab_hostvars[name]["ansible_host"] for name in HOSTS}
 
 
+def data_dir(host):
+    """K3s's data directory on a host, as its config.yaml names it."""
+    return yaml.safe_load(host.file("/etc/rancher/k3s/config.yaml").content_string)["data-dir"]
+
+
 @pytest.fixture(scope="module")
-def secrets(hosts):
+def server_secrets(hosts):
+    """Paths of the server's generated secrets."""
+    return [f"{data_dir(hosts['sonic-1'])}/{name}" for name in SERVER_SECRET_FILES]
+
+
+@pytest.fixture(scope="module")
+def secrets(hosts, server_secrets):
     """Every K3s secret in the lab: the generated secrets and the K10 tokens K3s derived from them."""
     sonic = hosts["sonic-1"]
-    found = [sonic.check_output(f"cat {path}").strip() for path in SERVER_SECRETS]
+    found = [sonic.check_output(f"cat {path}").strip() for path in server_secrets]
     found += [hosts[n].check_output("cat /etc/rancher/k3s/agent-token").strip() for n in NANOS]
     assert all(len(s) >= 32 for s in found), "a token is shorter than expected"
     return sorted(set(found))
@@ -117,13 +137,14 @@ def test_k3s_kubeconfig_on_the_controller_points_at_the_switch(address):
 @pytest.mark.parametrize(
     ("name", "service", "files"),
     [
-        ("sonic-1", "k3s", ["/etc/rancher/k3s/config.yaml", "/etc/systemd/system/k3s.service.env", *SERVER_SECRETS]),
+        ("sonic-1", "k3s", ["/etc/rancher/k3s/config.yaml", "/etc/systemd/system/k3s.service.env"]),
         ("nano-1", "k3s-agent", ["/etc/rancher/k3s/config.yaml", "/etc/systemd/system/k3s-agent.service.env"]),
         ("nano-2", "k3s-agent", ["/etc/rancher/k3s/agent-token", "/etc/rancher/node/password"]),
     ],
 )
-def test_k3s_services_enabled_and_files_private(hosts, name, service, files):
+def test_k3s_services_enabled_and_files_private(hosts, server_secrets, name, service, files):
     host = hosts[name]
+    files = files + (server_secrets if name == "sonic-1" else [])
     assert host.service(service).is_enabled and host.service(service).is_running
     for path in files:
         f = host.file(path)
@@ -131,7 +152,7 @@ def test_k3s_services_enabled_and_files_private(hosts, name, service, files):
     assert host.file(f"/etc/systemd/system/{service}.service").mode == 0o644
 
 
-def test_k3s_config_holds_no_secret_and_agents_join_with_the_token_file(hosts, secrets, address):
+def test_k3s_config_holds_no_secret_and_agents_join_with_the_token_file(hosts, secrets, server_secrets, address):
     for name, host in hosts.items():
         config = host.file("/etc/rancher/k3s/config.yaml").content_string
         assert not any(s in config for s in secrets), name
@@ -141,20 +162,20 @@ def test_k3s_config_holds_no_secret_and_agents_join_with_the_token_file(hosts, s
     # agents hold the agent-only token (K10<CA hash>::node:<secret>), never the server token
     agent_token = hosts["nano-1"].check_output("cat /etc/rancher/k3s/agent-token")
     assert agent_token.startswith("K10") and "::node:" in agent_token
-    server_secret = hosts["sonic-1"].check_output(f"cat {SERVER_SECRETS[0]}").strip()
+    server_secret = hosts["sonic-1"].check_output(f"cat {server_secrets[0]}").strip()
     assert server_secret not in agent_token
 
 
-def test_k3s_secrets_are_in_no_log_and_no_file_others_can_read(hosts, secrets):
+def test_k3s_secrets_are_in_no_log_and_no_file_others_can_read(hosts, secrets, server_secrets):
     for name, host in hosts.items():
         service = "k3s" if name == "sonic-1" else "k3s-agent"
         journal = host.check_output(f"journalctl -u {service} --no-pager -o cat")
         assert not any(s in journal for s in secrets), f"a token is in {name}'s journal"
         # The patterns come from the token files on the host: a secret on a command line would itself
         # land in sudo's log. The bare secret (after the last colon) is in every form of a token.
-        sources = " ".join(SERVER_SECRETS) if name == "sonic-1" else "/etc/rancher/k3s/agent-token"
+        sources = " ".join(server_secrets) if name == "sonic-1" else "/etc/rancher/k3s/agent-token"
         hits = host.run(
-            "bash -c 'grep -rlsF -f <(sed \"s/.*://\" %s) /etc /var/lib/rancher /run /root /home /tmp /var/log'"
+            "bash -c 'grep -rlsF -f <(sed \"s/.*://\" %s) /etc /var/lib/rancher /host /run /root /home /tmp /var/log'"
             % sources
         ).stdout.split()
         assert hits, f"the search found not even the token files on {name}"
@@ -384,6 +405,98 @@ def test_k3s_agent_token_missing_on_the_server_is_reported():
     assert stats["nano-1"]["changed"] == 0
 
 
+# --- state from before this run: a reflashed Jetson, a switch whose /etc an image upgrade replaced ---
+
+
+def node_heartbeat_after_start(host, service, node):
+    """The node's Ready heartbeat is from after the service's current start (whole seconds)."""
+    started = host.check_output(f"TZ=UTC systemctl show {service} --property=ExecMainStartTimestamp --value")
+    since = datetime.datetime.strptime(started.split(" ", 1)[1], "%Y-%m-%d %H:%M:%S UTC")
+    ready_condition = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
+    beat = datetime.datetime.strptime(ready_condition["lastHeartbeatTime"], "%Y-%m-%dT%H:%M:%SZ")
+    return ready_condition["status"] == "True" and beat >= since
+
+
+def reflash(host):
+    """What reflashing a Jetson leaves on it: no K3s at all. Its agent dies without a clean stop (so
+    the server's node keeps its last Ready status), and the server keeps the node and its password."""
+    host.check_output("systemctl kill --signal=KILL k3s-agent && systemctl stop k3s-agent")
+    host.check_output(
+        "rm -rf /etc/rancher /var/lib/rancher /usr/local/bin/k3s "
+        "/etc/systemd/system/k3s-agent.service /etc/systemd/system/k3s-agent.service.env && systemctl daemon-reload"
+    )
+
+
+def test_k3s_reflashed_jetson_replaces_its_old_node_or_is_refused_with_the_remedy(hosts):
+    old = nodes()["nano-2"]
+    reflash(hosts["nano-2"])
+    assert ready(nodes()["nano-2"]), "the reflash must leave the old node Ready on the server"
+    kubectl("get", "secret", "-n", "kube-system", "nano-2.node-password.k3s")
+    rc, output = k3s_stage({"k3s_agent_stale_node": "refuse"})
+    assert rc != 0, output[-4000:]
+    message = flat(output)
+    assert "nano-2 has no K3s node password (/etc/rancher/node/password), but the server sonic-1 still holds" in message
+    assert "node/nano-2" in message and "reset.yml --limit nano-2" in message, output[-4000:]
+    assert nodes()["nano-2"]["metadata"]["uid"] == old["metadata"]["uid"]
+    rc, output = k3s_stage()
+    assert rc == 0, output[-6000:]
+    new = nodes()["nano-2"]
+    assert new["metadata"]["uid"] != old["metadata"]["uid"], "the old node was kept"
+    assert node_heartbeat_after_start(hosts["nano-2"], "k3s-agent", new), new["status"]["conditions"]
+    copy = f"{data_dir(hosts['nano-2'])}/edgefaas/node-password"
+    assert hosts["nano-2"].file(copy).mode == 0o600
+    assert hosts["nano-2"].file(copy).content_string == hosts["nano-2"].file(NODE_PASSWORD).content_string
+    assert_converged(*k3s_stage())
+
+
+@pytest.fixture
+def foreign_node_password(hosts):
+    """nano-1 with a node password the server does not know (its copy beside K3s's data too)."""
+    nano = hosts["nano-1"]
+    nano.check_output(f"cp -p {NODE_PASSWORD} /root/node-password.saved")
+    copy = f"{data_dir(nano)}/edgefaas/node-password"
+    for path in (NODE_PASSWORD, copy):
+        nano.check_output(f"test ! -e {path} || echo 0123456789abcdef0123456789abcdef > {path}")
+    nano.check_output("systemctl restart --no-block k3s-agent")
+    yield
+    nano.check_output(f"cp -p /root/node-password.saved {NODE_PASSWORD} && cp -p {NODE_PASSWORD} {copy}")
+    nano.check_output("rm -f /root/node-password.saved && systemctl restart k3s-agent")
+    rc, output = k3s_stage()
+    assert rc == 0, output[-4000:]
+
+
+@pytest.mark.usefixtures("foreign_node_password")
+def test_k3s_refused_node_password_fails_fast_quoting_k3s_and_naming_the_remedy():
+    rc, output = k3s_stage()
+    assert rc != 0, output[-4000:]
+    message = flat(output)
+    assert 'nano-1: the K3s server refuses node nano-1: "Node password rejected' in message, output[-4000:]
+    assert "k3s kubectl -n kube-system delete secret nano-1.node-password.k3s" in message, output[-4000:]
+    # at once, not after the wait for the unit (k3s_service_start_timeout, 180 s) ran out
+    assert "not active, 180 s after it was started" not in message
+
+
+def test_k3s_switch_keeps_its_cluster_when_an_image_upgrade_replaces_etc(hosts):
+    sonic = hosts["sonic-1"]
+    datastore_token = sonic.check_output(f"cat {data_dir(sonic)}/server/token")
+    agent_tokens = {n: hosts[n].check_output("cat /etc/rancher/k3s/agent-token") for n in NANOS}
+    # A new SONiC image: /etc (K3s's config, tokens of old, node password, units) and /usr are the
+    # image's; the data directory stays.
+    sonic.check_output(
+        "systemctl stop k3s && rm -rf /etc/rancher /usr/local/bin/k3s "
+        "/etc/systemd/system/k3s.service /etc/systemd/system/k3s.service.env && systemctl daemon-reload"
+    )
+    rc, output = k3s_stage()
+    assert rc == 0, output[-6000:]
+    assert "bootstrap data already found" not in sonic.check_output("journalctl -u k3s --no-pager -o cat -n 50")
+    assert sonic.check_output(f"cat {data_dir(sonic)}/server/token") == datastore_token
+    assert {n: hosts[n].check_output("cat /etc/rancher/k3s/agent-token") for n in NANOS} == agent_tokens
+    for name, node in nodes().items():
+        assert ready(node), name
+    assert node_heartbeat_after_start(sonic, "k3s", nodes()["sonic-1"])
+    assert_converged(*k3s_stage())
+
+
 # --- reset and upgrade ----------------------------------------------------------------------------
 
 AGENT_PATHS = ["/etc/rancher/k3s", "/etc/rancher/node", "/var/lib/rancher/k3s", "/usr/local/bin/k3s"]
@@ -437,6 +550,24 @@ def test_k3s_upgrade_moves_server_then_agents_one_at_a_time(hosts):
     ]
     assert order and max(i for i, h in enumerate(order) if h == "nano-1") < order.index("nano-2"), order
     assert_converged(*run_stage("edgefaas.platform.upgrade", {"k3s_version": NEXT_VERSION}))
+
+
+def test_k3s_upgrade_refuses_a_downgrade_before_any_node_changes(hosts):
+    before = binary_sha(hosts)
+    rc, output = run_stage("edgefaas.platform.upgrade", {"k3s_version": VERSION})
+    assert_refused_without_change(
+        rc, output, f"K3s {NEXT_VERSION} -> {VERSION} is a downgrade, which Kubernetes does not support"
+    )
+    assert "Nothing was changed" in flat(output)
+    assert binary_sha(hosts) == before
+
+
+def test_k3s_upgrade_refuses_to_skip_a_minor_version_naming_the_one_between():
+    # no release files exist for it: the refusal comes first
+    rc, output = run_stage("edgefaas.platform.upgrade", {"k3s_version": "v1.39.0+k3s1"})
+    assert_refused_without_change(
+        rc, output, f"K3s {NEXT_VERSION} -> v1.39.0+k3s1 skips minor versions: upgrade to v1.38 first"
+    )
 
 
 def test_k3s_reset_removes_the_cluster_and_a_second_reset_changes_nothing(hosts):

@@ -122,3 +122,65 @@ def test_patch_replaces_a_taint_whose_value_changed_and_ignores_time_added():
 def test_patch_refuses_something_that_is_not_a_node():
     with pytest.raises(AnsibleFilterError, match="expects a Node object"):
         k3s.k3s_node_patch("nano-1", {}, [])
+
+
+@pytest.mark.parametrize(
+    ("installed", "wanted"),
+    [
+        ("", "v1.37.2+k3s1"),  # a fresh node
+        ("v1.37.2+k3s1", "v1.37.2+k3s1"),
+        ("v1.37.2+k3s1", "v1.37.2+k3s2"),
+        ("v1.37.2+k3s2", "v1.37.3+k3s1"),
+        ("v1.36.9+k3s1", "v1.37.0+k3s1"),
+        ("v1.37.0-rc1+k3s1", "v1.37.0+k3s1"),
+    ],
+)
+def test_version_skew_lets_patch_and_next_minor_upgrades_pass(installed, wanted):
+    assert k3s.k3s_version_skew(installed, wanted) == ""
+
+
+@pytest.mark.parametrize(
+    ("installed", "wanted", "message"),
+    [
+        ("v1.37.2+k3s2", "v1.37.2+k3s1", "v1.37.2+k3s2 -> v1.37.2+k3s1 is a downgrade"),
+        ("v1.37.2+k3s1", "v1.36.9+k3s1", "is a downgrade"),
+        ("v1.37.0+k3s1", "v1.37.0-rc1+k3s1", "is a downgrade"),
+        ("v1.35.4+k3s1", "v1.37.2+k3s1", "v1.35.4+k3s1 -> v1.37.2+k3s1 skips minor versions: upgrade to v1.36 first"),
+        ("v1.34.1+k3s1", "v1.37.2+k3s1", "upgrade to v1.35, then v1.36 first"),
+        ("v1.37.2+k3s1", "v2.0.0+k3s1", "changes the major version"),
+    ],
+)
+def test_version_skew_refuses_downgrades_and_skipped_minors(installed, wanted, message):
+    assert message in k3s.k3s_version_skew(installed, wanted)
+
+
+def test_version_skew_rejects_text_that_is_no_version():
+    with pytest.raises(AnsibleFilterError, match="'latest' is not a K3s release version"):
+        k3s.k3s_version_skew("v1.37.2+k3s1", "latest")
+
+
+def test_token_secret_reads_k3s_token_files():
+    assert k3s.k3s_token_secret("K10" + "a" * 64 + "::server:s3cr3t\n") == "s3cr3t"
+    assert k3s.k3s_token_secret("K10" + "a" * 64 + "::node:ag:ent") == "ag:ent"
+    assert k3s.k3s_token_secret("bare-secret\n") == "bare-secret"
+    assert k3s.k3s_token_secret("") == ""
+
+
+def ready_node(status, heartbeat):
+    return {"status": {"conditions": [{"type": "Ready", "status": status, "lastHeartbeatTime": heartbeat}]}}
+
+
+def test_node_ready_since_needs_a_heartbeat_from_this_start():
+    started = "Mon 2026-11-30 20:37:43 UTC"
+    assert k3s.k3s_node_ready_since(ready_node("True", "2026-11-30T20:37:50Z"), started)
+    assert k3s.k3s_node_ready_since(ready_node("True", "2026-11-30T20:37:43Z"), started)  # same second
+    # Ready, but posted by the agent that ran before (a reflashed node's old registration)
+    assert not k3s.k3s_node_ready_since(ready_node("True", "2026-11-30T20:30:00Z"), started)
+    assert not k3s.k3s_node_ready_since(ready_node("Unknown", "2026-11-30T20:40:00Z"), started)
+    assert not k3s.k3s_node_ready_since({"status": {}}, started)
+    assert not k3s.k3s_node_ready_since(ready_node("True", None), started)
+
+
+def test_node_ready_since_refuses_an_unreadable_start():
+    with pytest.raises(AnsibleFilterError, match="'n/a' is not a systemd UTC timestamp"):
+        k3s.k3s_node_ready_since(ready_node("True", "2026-11-30T20:37:50Z"), "n/a")
