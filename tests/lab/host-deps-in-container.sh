@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs inside the fresh container of tests/lab/host_deps_check.py (the lab's Debian 12 image, this
+# directory mounted at /edgefaas-lab): makes it a minimal Debian, runs host-deps.sh there as a new
+# machine would, and starts a container on a podman network with what host-deps.sh installed.
+set -euo pipefail
+
+step() { echo "host-deps-check: $*"; }
+
+# A minimal Debian keeps only the packages of priority required and important (and what they
+# need): the lab image's own extras (ssh, curl, python3, ...) would hide a missing entry.
+reduce_to_minimal_debian() {
+  dpkg-query -W -f='${Package}\n' | xargs apt-mark auto >/dev/null
+  dpkg-query -W -f='${Package} ${Priority}\n' | awk '$2 == "required" || $2 == "important" { print $1 }' |
+    xargs apt-mark manual >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get autoremove --purge -y -qq >/dev/null
+  step "minimal Debian $(cat /etc/debian_version): $(dpkg-query -W -f='${Package}\n' | wc -l) packages"
+}
+
+# What the lab does first and the field failed at ("netavark: No such file or directory" without
+# iptables): a podman network and a container on it. --rootfs /: no image is needed.
+start_container_on_network() {
+  export CONTAINERS_CONF=/edgefaas-lab/containers.conf
+  local podman=(podman --cgroup-manager=cgroupfs --events-backend=file --storage-driver=vfs)
+  "${podman[@]}" network create edgefaas-hostdeps >/dev/null
+  "${podman[@]}" run --rm --network edgefaas-hostdeps --rootfs / /bin/true
+  step "podman started a container on a network of its own"
+}
+
+reduce_to_minimal_debian
+step "running host-deps.sh"
+bash /edgefaas-lab/host-deps.sh
+start_container_on_network
