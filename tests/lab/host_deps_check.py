@@ -6,7 +6,7 @@ and file of it; then podman, as installed there, starts a container on a network
 needs the whole network stack (netavark runs iptables). A package missing from the list fails here
 instead of on a new user's machine. The container is removed, also when the check fails.
 
-    host_deps_check.py    (as root; about 2-3 minutes, most of it apt downloading the packages)
+    host_deps_check.py    (as root; 0.5-2.5 minutes, most of it apt installing the packages)
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ def remove_container() -> None:
 def run_in_fresh_container(image: str) -> int:
     """Exit status of host-deps-in-container.sh; its output goes to this process's output."""
     remove_container()  # a leftover of an interrupted run
-    # Privileged: podman inside runs containers and sets up their networks, as on the host.
-    command = ("run", "--rm", "--name", CONTAINER, "--privileged", *container_mounts(), image)
+    # Privileged: podman inside runs containers and sets up their networks (in a network namespace
+    # of their own). The machine's network: apt reaches the mirror without podman's NAT.
+    command = ("run", "--rm", "--name", CONTAINER, "--privileged", "--network=host", *container_mounts(), image)
     try:
         script = ("bash", "/edgefaas-lab/host-deps-in-container.sh")
         return subprocess.run(["podman", *command, *script], check=False).returncode
