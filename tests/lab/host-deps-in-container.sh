@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs inside the fresh container of tests/lab/host_deps_check.py (the lab's Debian 12 image, this
+# Runs inside the fresh container of tests/lab/host_deps_check.py (a lab image, Debian 12 or 13, this
 # directory mounted at /edgefaas-lab): makes it a minimal Debian, runs host-deps.sh there as a new
 # machine would, and starts a container on a podman network with what host-deps.sh installed.
 set -euo pipefail
@@ -20,7 +20,7 @@ reduce_to_minimal_debian() {
 }
 
 # What the lab does first and the field failed at ("netavark: No such file or directory" without
-# iptables): a podman network and a container on it, in namespaces of their own (this container
+# iptables on Debian 12, nft on 13): a podman network and a container on it, in namespaces of their own (this container
 # shares the machine's network, for apt). The container's root is this one's, bind-mounted: no
 # image is needed. A cgroup namespace of its own: nested runc cannot mount the machine's cgroups.
 start_container_on_network() {

@@ -25,7 +25,7 @@ def test_every_entry_names_one_program_or_file_and_one_package():
 
 
 def test_every_tool_that_a_script_checks_for_is_listed():
-    listed = {needed for needed, _ in entries()}
+    listed = {entry[0] for entry in entries()}
     for script in sorted((REPO / "tests").rglob("*.sh")):
         for loop in TOOL_LOOP.findall(script.read_text()):
             assert set(loop.split()) <= listed, f"{script.relative_to(REPO)}: {loop}"
