@@ -65,7 +65,7 @@ changelog: venv ## Release the changelog fragments into CHANGELOG.rst
 host-deps:
 	@tests/lab/host-deps.sh
 
-host-deps-check: host-deps venv ## The set-up's package list (tests/lab/host-deps.txt) proven in a fresh Debian 12 container
+host-deps-check: host-deps venv ## The set-up's package list (tests/lab/host-deps.txt) proven in fresh minimal Debian 12 and 13 containers
 	$(BIN)/python tests/lab/host_deps_check.py
 
 venv: $(VENV_STAMP) $(COLLECTION_LINK)
