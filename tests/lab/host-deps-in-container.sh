@@ -4,7 +4,8 @@
 # machine would, and starts a container on a podman network with what host-deps.sh installed.
 set -euo pipefail
 
-step() { echo "host-deps-check: $*"; }
+# shellcheck disable=SC1091 # the container's own
+step() { echo "host-deps-check ($(. /etc/os-release && echo "$VERSION_CODENAME")): $*"; }
 
 # A minimal Debian keeps only the packages of priority required and important (and what they
 # depend on or recommend, as a Debian installation does; not what they suggest): the lab image's

@@ -31,28 +31,25 @@ def container_mounts() -> tuple[str, ...]:
     return mounts
 
 
-def remove_container() -> None:
-    lab.podman("rm", "--force", "--ignore", "--time", "0", CONTAINER)
+def container_name(release: str) -> str:
+    return f"{CONTAINER}-{release}"
 
 
-def run_in_fresh_container(image: str) -> int:
-    """Exit status of host-deps-in-container.sh; its output goes to this process's output."""
-    remove_container()  # a leftover of an interrupted run
+def remove_container(release: str) -> None:
+    lab.podman("rm", "--force", "--ignore", "--time", "0", container_name(release))
+
+
+def start_fresh_container(release: str, image: str) -> subprocess.Popen:
+    """host-deps-in-container.sh in a new container of `image`; its output goes to this process's."""
+    remove_container(release)  # a leftover of an interrupted run
     # Privileged: podman inside runs containers and sets up their networks (in a network namespace
     # of their own). The machine's network: apt reaches the mirror without podman's NAT.
-    command = ("run", "--rm", "--name", CONTAINER, "--privileged", "--network=host", *container_mounts(), image)
-    try:
-        script = ("bash", "/edgefaas-lab/host-deps-in-container.sh")
-        return subprocess.run(["podman", *command, *script], check=False).returncode
-    finally:
-        remove_container()
+    command = ("run", "--rm", "--name", container_name(release), "--privileged", "--network=host")
+    script = ("bash", "/edgefaas-lab/host-deps-in-container.sh")
+    return subprocess.Popen(["podman", *command, *container_mounts(), image, *script])
 
 
-def check_release(release: str) -> bool:
-    """host-deps.sh in a fresh minimal Debian `release` (bookworm, trixie); prints the verdict."""
-    started = time.monotonic()
-    status = run_in_fresh_container(lab.build_image(release))
-    elapsed = time.monotonic() - started
+def report(release: str, status: int, elapsed: float) -> bool:
     if status != 0:
         print(
             f"host-deps-check: FAILED on a clean Debian {release} ({elapsed:.0f} s): a program or file that the lab "
@@ -64,15 +61,28 @@ def check_release(release: str) -> bool:
     return True
 
 
+def check_releases(releases: list[str]) -> bool:
+    """The releases side by side (most of the time is apt waiting for the mirror); all are reported."""
+    images = {release: lab.build_image(release) for release in releases}
+    started = time.monotonic()
+    try:
+        running = {release: start_fresh_container(release, images[release]) for release in releases}
+        statuses = {release: process.wait() for release, process in running.items()}
+    finally:
+        for release in releases:
+            remove_container(release)
+    elapsed = time.monotonic() - started
+    return all([report(release, statuses[release], elapsed) for release in releases])
+
+
 def main(releases: list[str]) -> int:
     try:
         lab.check_tools()
-        # Every release is checked, also after a failure: the report names all that fail.
-        passed = [check_release(release) for release in releases or RELEASES]
+        passed = check_releases(releases or list(RELEASES))
     except lab.LabError as exc:
         print(f"host-deps-check: {exc}", file=sys.stderr)
         return 1
-    return 0 if all(passed) else 1
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":
