@@ -72,7 +72,8 @@ def check_releases(releases: list[str]) -> bool:
         for release in releases:
             remove_container(release)
     elapsed = time.monotonic() - started
-    return all([report(release, statuses[release], elapsed) for release in releases])
+    verdicts = [report(release, statuses[release], elapsed) for release in releases]
+    return all(verdicts)
 
 
 def main(releases: list[str]) -> int:
