@@ -18,10 +18,10 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 export ANSIBLE_FORCE_COLOR ?= false
 
-.PHONY: help lab lab-down test lint sanity units integration molecule images host-deps venv build changelog clean
+.PHONY: help lab lab-down test lint sanity units integration molecule images host-deps host-deps-check venv build changelog clean
 
 help: ## Show the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 lab: host-deps venv ## Build the lab (sonic-1, nano-1, nano-2) and run site.yml against it
 	@# Artifacts first: the switch's container bind-mounts the K3s double's control plane from them.
@@ -32,7 +32,7 @@ lab: host-deps venv ## Build the lab (sonic-1, nano-1, nano-2) and run site.yml 
 lab-down: host-deps venv ## Remove the lab's containers, network and volumes (nothing else)
 	$(LAB) down
 
-test: lint build sanity units integration molecule ## Everything CI runs: lint, sanity, unit and live tests, every Molecule scenario
+test: lint host-deps-check build sanity units integration molecule ## Everything CI runs: lint, the set-up on a clean Debian, sanity, unit and live tests, every Molecule scenario
 
 lint: venv ## ansible-lint (production profile), yamllint, ruff
 	yamllint --strict .
@@ -67,6 +67,9 @@ changelog: venv ## Release the changelog fragments into CHANGELOG.rst
 
 host-deps:
 	@tests/lab/host-deps.sh
+
+host-deps-check: host-deps venv ## The set-up's package list (tests/lab/host-deps.txt) proven in fresh minimal Debian 12 and 13 containers
+	$(BIN)/python tests/lab/host_deps_check.py
 
 venv: $(VENV_STAMP) $(COLLECTION_LINK)
 
