@@ -61,9 +61,9 @@ def parse_status(stdout: str) -> str:
     A Multi-Arch package has one line per architecture: any installed one counts.
     """
     for line in stdout.splitlines():
-        status, _, version = line.partition("\t")
-        if status.strip() == INSTALLED:
-            return version.strip()
+        fields = line.split("\t", 1)
+        if len(fields) == 2 and fields[0].strip() == INSTALLED:
+            return fields[1].strip()
     return ""
 
 

@@ -383,3 +383,51 @@ def test_node_prep_jetson_nvidia_runtime_facts(mode, agent_config, runtime_class
     assert runtime["runtime_class"] == runtime_class
     assert msg["jetson_k3s_agent_config"] == agent_config
     assert stats["nano-2"]["changed"] == 0
+
+
+LOCAL_REPO = "/srv/edgefaas-node-prep-repo"
+LOCAL_SOURCES = "/etc/apt/sources.list.d/edgefaas-node-prep.list"
+PROBE_PACKAGES = {"edgefaas-probe": "edgefaas-probe-dep", "edgefaas-probe-dep": ""}
+
+
+@pytest.fixture
+def local_repository(nano2):
+    """A flat apt repository of two tiny packages on nano-2 (probe depends on probe-dep): nothing downloaded."""
+    script = [f"mkdir -p {LOCAL_REPO}/build && cd {LOCAL_REPO}"]
+    for name, depends in PROBE_PACKAGES.items():
+        control = f"Package: {name}\nVersion: 1.0-1\nArchitecture: all\nMaintainer: lab <lab@localhost>\n"
+        control += (f"Depends: {depends}\n" if depends else "") + "Description: node_prep test package\n"
+        script += [
+            f"mkdir -p build/{name}/DEBIAN && printf '%s' {shlex.quote(control)} > build/{name}/DEBIAN/control",
+            f"dpkg-deb --root-owner-group -b build/{name} {name}_1.0-1_all.deb >/dev/null",
+            f"{{ dpkg-deb -f {name}_1.0-1_all.deb; echo Filename: ./{name}_1.0-1_all.deb;"
+            f" echo Size: $(stat -c %s {name}_1.0-1_all.deb);"
+            f" echo SHA256: $(sha256sum {name}_1.0-1_all.deb | cut -d' ' -f1); echo; }} >> Packages",
+        ]
+    script += [
+        f"echo 'deb [trusted=yes] file:{LOCAL_REPO} ./' > {LOCAL_SOURCES}",
+        # this source alone: the test needs no mirror
+        f"apt-get update -qq -o Dir::Etc::SourceList={LOCAL_SOURCES} -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0",
+    ]
+    nano2.check_output(" && ".join(script))
+    yield
+    nano2.check_output(f"dpkg --purge {' '.join(PROBE_PACKAGES)} >/dev/null; rm -rf {LOCAL_REPO} {LOCAL_SOURCES}")
+    nano2.check_output("rm -f /var/lib/apt/lists/_srv_edgefaas-node-prep-repo_*")
+
+
+@pytest.mark.usefixtures("local_repository")
+def test_node_prep_deb_packages_installs_with_the_nanos_python(nano2, play):
+    """deb_packages on the interpreter without apt bindings: check, real, idempotent, idempotent check."""
+    task = [{"name": "deb", "edgefaas.platform.deb_packages": {"name": ["edgefaas-probe"]}, "diff": True}]
+    expected = ["edgefaas-probe-dep=1.0-1", "edgefaas-probe=1.0-1"]
+    check = play("nano-2", task, check=True)["deb"]["nano-2"]
+    assert check["changed"] is True and check["installed"] == expected, check
+    assert check["diff"] == {"before": "edgefaas-probe (not installed)\n", "after": "edgefaas-probe 1.0-1\n"}
+    assert nano2.run("dpkg-query -W edgefaas-probe").rc != 0  # check mode installed nothing
+    real = play("nano-2", task)["deb"]["nano-2"]
+    assert real["changed"] is True and real["installed"] == expected and real["packages"] == {"edgefaas-probe": "1.0-1"}
+    for name in PROBE_PACKAGES:
+        assert nano2.package(name).is_installed
+    for check_mode in (False, True):
+        again = play("nano-2", task, check=check_mode)["deb"]["nano-2"]
+        assert again["changed"] is False and again["installed"] == [], again
