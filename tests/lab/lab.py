@@ -16,6 +16,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -122,8 +123,16 @@ def check_subnet_free(name: str, subnet: ipaddress.IPv4Network) -> None:
 # --- images -------------------------------------------------------------------------------------
 
 
+def image_device(release: str) -> str:
+    """The device dressing of the hosts that use a release's image (customize.sh prepares the image for it)."""
+    devices = {host[2] for host in HOSTS if host[1] == release}
+    if len(devices) != 1:
+        raise LabError(f"the {release} image must serve one kind of device, not {sorted(devices)}: fix HOSTS in lab.py")
+    return devices.pop()
+
+
 def image_recipe_digest(release: str) -> str:
-    digest = hashlib.sha256(release.encode())
+    digest = hashlib.sha256(f"{release} {image_device(release)}".encode())
     for part in ("packages.txt", "customize.sh"):
         digest.update((LAB_DIR / "images" / part).read_bytes())
     digest.update(MIRROR.encode())
@@ -158,7 +167,7 @@ def build_image(release: str) -> str:
             MIRROR,
         )
         shutil.copy(LAB_DIR / "images" / "customize.sh", Path(root) / "customize.sh")
-        run("chroot", root, "/bin/sh", "/customize.sh", release)
+        run("chroot", root, "/bin/sh", "/customize.sh", release, image_device(release))
         (Path(root) / "customize.sh").unlink()
         import_rootfs(root, tag)
     return tag
@@ -315,12 +324,34 @@ def dress(lab: str, host: str, device: str, user: str, address: str, subnet: ipa
     ]
     for path, content in files.items():
         script.append(f"mkdir -p {Path(path).parent} && cat > {path} <<'EOF_LAB'\n{content.rstrip()}\nEOF_LAB")
+    if device == "jetson":
+        script += l4t_module_tree_script()
     script += [
         f"chown -R {user}:{user} /home/{user}/.ssh && chmod 700 /home/{user}/.ssh "
         f"&& chmod 600 /home/{user}/.ssh/authorized_keys",
         "update-ca-certificates >/dev/null 2>&1",
     ]
     podman("exec", "-i", container, "/bin/sh", "-eu", stdin="\n".join(script).encode())
+
+
+def l4t_module_tree_script() -> list[str]:
+    """Shell lines that give a nano an L4T-like module tree (files/l4t-modules/) for the kernel it runs.
+
+    The containers share the machine's kernel, so the tree goes under its release (`uname -r`, known
+    only when the lab starts). The .ko files are empty placeholders: they are found, never loaded.
+    """
+    tree = LAB_DIR / "files" / "l4t-modules"
+    builtin = (tree / "modules.builtin").read_text().rstrip()
+    loadable = [line.strip() for line in (tree / "loadable.txt").read_text().splitlines()]
+    loadable = [line for line in loadable if line and not line.startswith("#")]
+    return [
+        'modules="/lib/modules/$(uname -r)"',
+        f'mkdir -p "$modules" && cat > "$modules/modules.builtin" <<\'EOF_LAB\'\n{builtin}\nEOF_LAB',
+        *(
+            f'mkdir -p "$modules"/{shlex.quote(str(Path(ko).parent))} && : > "$modules"/{shlex.quote(ko)}'
+            for ko in loadable
+        ),
+    ]
 
 
 def sonic_config_db(host: str, address: str, subnet: ipaddress.IPv4Network) -> str:

@@ -19,6 +19,7 @@ from conftest import (
     no_change,
     read_facts,
     read_json,
+    run_play,
     run_role,
     write_json,
 )
@@ -240,6 +241,9 @@ def test_node_prep_sonic_refuses_overlapping_cidrs(extra, message, lab_hostvars,
 # --- jetson --------------------------------------------------------------------------------------
 
 
+LAB_PYTHON = "/opt/python3/bin/python3"  # the nanos' interpreter (inventories/lab/group_vars/jetson.yml)
+
+
 def test_node_prep_jetson_facts(lab_hostvars):
     after = read_facts("jetson_facts", "ansible_python_interpreter", "jetson_k3s_agent_config")
     results = run_role("jetson", "jetson", after=after)[0]
@@ -249,15 +253,35 @@ def test_node_prep_jetson_facts(lab_hostvars):
         facts = msg["jetson_facts"]
         assert facts["is_jetson"] is True
         assert (facts["l4t_release"], facts["jetpack"], facts["board"]) == ("32.7.1", "4.6.1", "t210ref")
-        assert msg["ansible_python_interpreter"] == facts["python"] == "/usr/bin/python3"
+        assert msg["ansible_python_interpreter"] == facts["python"] == LAB_PYTHON
         assert facts["memory_cgroup"] is True
+        # the requested modules, not the files of a directory of the lab's module tree
         assert sorted(facts["kernel_modules"]) == sorted(DEFAULT_MODULES)
         assert all(facts["kernel_modules"].values()), facts["kernel_modules"]
         assert facts["nvidia_runtime"]["present"] is False and msg["jetson_k3s_agent_config"] == {}
 
 
-def test_node_prep_jetson_refuses_a_missing_kernel_module(lab_hostvars, run_playbook):
-    modules = ["br_netfilter", "overlay", "vxlan", "xt_multiport", "edgefaas_missing_mod"]
+# Modules only the lab's L4T-like tree has (tests/lab/files/l4t-modules/): never loaded on the
+# machine whose kernel the containers share, so /proc/modules and /sys/module cannot answer for them.
+TREE_MODULES = {"nvgpu": "kernel/drivers/gpu/nvgpu/nvgpu.ko", "tegra_profiler": "modules.builtin"}
+
+
+def test_node_prep_jetson_finds_modules_in_the_kernels_module_tree(nano2):
+    release = nano2.check_output("uname -r")
+    after = read_facts("jetson_facts")
+    results, stats = run_role("nano-2", "jetson", {"jetson_required_kernel_modules": list(TREE_MODULES)}, after=after)
+    assert not failures(results), failures(results)
+    facts = results["read facts"]["nano-2"]["msg"]["jetson_facts"]
+    assert facts["kernel_release"] == release
+    assert facts["kernel_modules"] == {
+        "nvgpu": f"loadable (/lib/modules/{release}/kernel/drivers/gpu/nvgpu/nvgpu.ko)",
+        "tegra_profiler": "built in (modules.builtin)",
+    }
+    assert stats["nano-2"]["changed"] == 0
+
+
+def test_node_prep_jetson_refuses_exactly_the_missing_kernel_module(lab_hostvars, run_playbook):
+    modules = [*TREE_MODULES, "edgefaas_missing_mod"]
     rc, output = run_playbook(
         "edgefaas.platform.node_prep",
         inventory({"jetson": ["nano-1"]}, lab_hostvars),
@@ -270,6 +294,21 @@ def test_node_prep_jetson_refuses_a_missing_kernel_module(lab_hostvars, run_play
     assert no_change(output), output
 
 
+def test_node_prep_jetson_python_has_no_apt_bindings_like_a_nano(nano2, play):
+    """The lab reproduces L4T R32: ansible.builtin.apt cannot work with the nanos' interpreter."""
+    assert nano2.run(f"{LAB_PYTHON} -c 'import apt'").rc != 0
+    assert nano2.run("/usr/bin/python3 -c 'import apt'").rc != 0  # no respawn target either
+    packages = {"name": ["sudo", "python3"], "state": "present"}
+    results = play("nano-2", [{"name": "apt", "ansible.builtin.apt": packages}], check=True)
+    assert results["apt"]["nano-2"]["failed"] is True
+    assert "python3-apt must be installed" in results["apt"]["nano-2"]["msg"]
+    for check in (True, False):
+        results = play("nano-2", [{"name": "deb", "edgefaas.platform.deb_packages": packages}], check=check)
+        result = results["deb"]["nano-2"]
+        assert not result.get("failed") and result["changed"] is False, result
+        assert sorted(result["packages"]) == ["python3", "sudo"] and all(result["packages"].values()), result
+
+
 @pytest.fixture
 def old_python(nano2):
     """nano-2 as an L4T R32 host: the only Python on the candidate list is too old."""
@@ -278,6 +317,21 @@ def old_python(nano2):
     )
     yield
     nano2.check_output("rm -f /usr/local/bin/edgefaas-python3.6 /usr/local/bin/edgefaas-python3.8")
+
+
+def run_python_bootstrap(extra, after=()):
+    """python.yml on nano-2 for an inventory that sets no interpreter (an operator relying on the bootstrap).
+
+    The lab's inventory sets one; play vars outrank it and set_fact outranks them, as in a real run.
+    """
+    tasks = [
+        {
+            "name": "run the role",
+            "ansible.builtin.include_role": {"name": "edgefaas.platform.jetson", "tasks_from": "python"},
+        }
+    ]
+    spec = {"hosts": "nano-2", "gather_facts": False, "vars": {"ansible_python_interpreter": "auto_silent"}}
+    return run_play([{**spec, "tasks": [*tasks, *after]}], extra_vars=extra)
 
 
 @pytest.mark.usefixtures("old_python")
@@ -291,18 +345,18 @@ def test_node_prep_jetson_bootstraps_python_with_raw(nano2):
         {"name": "a module runs", "ansible.builtin.setup": {"gather_subset": ["!all", "!min", "python"]}},
         *read_facts("ansible_python_interpreter"),
     ]
-    results, stats = run_role("nano-2", "jetson", extra, tasks_from="python", after=after)
+    results, stats = run_python_bootstrap(extra, after)
     assert not failures(results), failures(results)
     installs = [r for name, hosts in results.items() if "Install a Python" in name for r in hosts.values()]
     assert installs and installs[0]["changed"] is True
     assert results["read facts"]["nano-2"]["msg"]["ansible_python_interpreter"] == "/usr/local/bin/edgefaas-python3.8"
     assert results["a module runs"]["nano-2"]["ansible_facts"]["ansible_python"]["executable"].endswith("python3.8")
     assert stats["nano-2"]["changed"] == 1
-    results, stats = run_role("nano-2", "jetson", extra, tasks_from="python", after=after)
+    results, stats = run_python_bootstrap(extra, after)
     assert stats["nano-2"]["changed"] == 0 and not failures(results)
     # no Python at all and an install that brings none: the message names the candidates and the command
     extra = {"jetson_python_candidates": ["/nowhere/python3"], "jetson_python_install_command": "true"}
-    results = run_role("nano-2", "jetson", extra, tasks_from="python")[0]
+    results = run_python_bootstrap(extra)[0]
     message = next(iter(failures(results).values()))["msg"]
     assert "nano-2: no Python >= 3.8 among /nowhere/python3 after running `true`" in message, message
 
@@ -329,3 +383,51 @@ def test_node_prep_jetson_nvidia_runtime_facts(mode, agent_config, runtime_class
     assert runtime["runtime_class"] == runtime_class
     assert msg["jetson_k3s_agent_config"] == agent_config
     assert stats["nano-2"]["changed"] == 0
+
+
+LOCAL_REPO = "/srv/edgefaas-node-prep-repo"
+LOCAL_SOURCES = "/etc/apt/sources.list.d/edgefaas-node-prep.list"
+PROBE_PACKAGES = {"edgefaas-probe": "edgefaas-probe-dep", "edgefaas-probe-dep": ""}
+
+
+@pytest.fixture
+def local_repository(nano2):
+    """A flat apt repository of two tiny packages on nano-2 (probe depends on probe-dep): nothing downloaded."""
+    script = [f"mkdir -p {LOCAL_REPO}/build && cd {LOCAL_REPO}"]
+    for name, depends in PROBE_PACKAGES.items():
+        control = f"Package: {name}\nVersion: 1.0-1\nArchitecture: all\nMaintainer: lab <lab@localhost>\n"
+        control += (f"Depends: {depends}\n" if depends else "") + "Description: node_prep test package\n"
+        script += [
+            f"mkdir -p build/{name}/DEBIAN && printf '%s' {shlex.quote(control)} > build/{name}/DEBIAN/control",
+            f"dpkg-deb --root-owner-group -b build/{name} {name}_1.0-1_all.deb >/dev/null",
+            f"{{ dpkg-deb -f {name}_1.0-1_all.deb; echo Filename: ./{name}_1.0-1_all.deb;"
+            f" echo Size: $(stat -c %s {name}_1.0-1_all.deb);"
+            f" echo SHA256: $(sha256sum {name}_1.0-1_all.deb | cut -d' ' -f1); echo; }} >> Packages",
+        ]
+    script += [
+        f"echo 'deb [trusted=yes] file:{LOCAL_REPO} ./' > {LOCAL_SOURCES}",
+        # this source alone: the test needs no mirror
+        f"apt-get update -qq -o Dir::Etc::SourceList={LOCAL_SOURCES} -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0",
+    ]
+    nano2.check_output(" && ".join(script))
+    yield
+    nano2.check_output(f"dpkg --purge {' '.join(PROBE_PACKAGES)} >/dev/null; rm -rf {LOCAL_REPO} {LOCAL_SOURCES}")
+    nano2.check_output("rm -f /var/lib/apt/lists/_srv_edgefaas-node-prep-repo_*")
+
+
+@pytest.mark.usefixtures("local_repository")
+def test_node_prep_deb_packages_installs_with_the_nanos_python(nano2, play):
+    """deb_packages on the interpreter without apt bindings: check, real, idempotent, idempotent check."""
+    task = [{"name": "deb", "edgefaas.platform.deb_packages": {"name": ["edgefaas-probe"]}, "diff": True}]
+    expected = ["edgefaas-probe-dep=1.0-1", "edgefaas-probe=1.0-1"]
+    check = play("nano-2", task, check=True)["deb"]["nano-2"]
+    assert check["changed"] is True and check["installed"] == expected, check
+    assert check["diff"] == {"before": "edgefaas-probe (not installed)\n", "after": "edgefaas-probe 1.0-1\n"}
+    assert nano2.run("dpkg-query -W edgefaas-probe").rc != 0  # check mode installed nothing
+    real = play("nano-2", task)["deb"]["nano-2"]
+    assert real["changed"] is True and real["installed"] == expected and real["packages"] == {"edgefaas-probe": "1.0-1"}
+    for name in PROBE_PACKAGES:
+        assert nano2.package(name).is_installed
+    for check_mode in (False, True):
+        again = play("nano-2", task, check=check_mode)["deb"]["nano-2"]
+        assert again["changed"] is False and again["installed"] == [], again

@@ -3,9 +3,14 @@ mounts the K3s double's control plane."""
 
 import ipaddress
 import json
+import shlex
+import subprocess
 
 import lab
 import pytest
+import yaml
+
+from ansible_collections.edgefaas.platform.plugins.module_utils.kernel_modules import KernelRoots, locate_modules
 
 
 def test_image_tag_changes_with_the_recipe(monkeypatch):
@@ -97,3 +102,23 @@ def test_a_container_without_the_mount_is_recreated(monkeypatch):
     calls = fake_podman(monkeypatch, state="running", spec=lab.container_spec("img", "10.77.9.10", (mount,)))
     lab.ensure_container("t", "sonic-1", "img", "10.77.9.10", (mount,))
     assert calls == []
+
+
+def test_each_image_serves_one_kind_of_device():
+    assert lab.image_device("bookworm") == "jetson"
+    assert lab.image_device("trixie") == "sonic"
+
+
+def test_the_nanos_module_tree_has_every_module_the_jetson_role_requires(tmp_path):
+    script = lab.l4t_module_tree_script()
+    assert script[0] == 'modules="/lib/modules/$(uname -r)"'
+    release = "4.9.253-tegra"
+    script[0] = f"modules={shlex.quote(str(tmp_path / 'lib/modules' / release))}"
+    subprocess.run(["sh", "-eu"], input="\n".join(script), text=True, check=True)
+    defaults = yaml.safe_load((lab.REPO / "roles/jetson/defaults/main.yml").read_text())
+    roots = KernelRoots(*(str(tmp_path / part) for part in ("proc", "sys", "lib/modules", "boot")))
+    required = [*defaults["jetson_required_kernel_modules"], "nvgpu", "tegra_profiler"]
+    found = locate_modules(required, release=release, roots=roots)
+    assert found["missing"] == []
+    assert found["modules"]["tegra_profiler"] == "built in (modules.builtin)"
+    assert found["modules"]["nvgpu"].startswith("loadable (")
