@@ -56,8 +56,8 @@ options:
     description:
       - Curve of an ECC key. Not allowed for RSA keys.
       - Either Parsec's curve family V(secp_r1) (NIST P-256, P-384, P-521), whose size is O(bits), or a curve
-        name as community.crypto and OpenSSL spell it, which gives the size too: V(secp256r1) (P-256),
-        V(secp384r1) (P-384), V(secp521r1) (P-521). With a curve name, O(bits) may be left out; if given, it must
+        name as community.crypto and OpenSSL spell it, which gives the size too (V(secp256r1) for P-256,
+        V(secp384r1) for P-384, V(secp521r1) for P-521). With a curve name, O(bits) may be left out; if given, it must
         match.
       - Defaults to V(secp_r1) for ECC keys; every provider supports it.
     type: str

@@ -13,7 +13,7 @@ description:
   - Reads the store of one Parsec key info manager (a C(SQLite) database or an C(OnDisk) folder) on the host
     and counts the keys it maps, per provider, for every client of the service.
   - Use it before a change that would point the service at another key info manager, another store, another
-    authenticator or another provider name: such a change orphans every key counted here.
+    authenticator or another provider name, since such a change orphans every key counted here.
   - Needs read access to the store (the service's user or root). Works whether the service runs or not.
   - Only reads; never changes the store.
 author:
