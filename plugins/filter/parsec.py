@@ -79,7 +79,7 @@ def _parse_toml(text, path):
         raise AnsibleFilterError(
             "{} is not valid TOML: {}. Parsec itself cannot start with it: correct the file (or remove it to "
             "let the role write a new one) and run again.".format(path, error)
-        ) from error
+        ) from None  # the parser's message is in ours; Ansible would print it twice
 
 
 def _table(data, key, path, kind=dict):

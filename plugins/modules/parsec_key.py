@@ -244,7 +244,7 @@ def argument_spec() -> dict:
         name={"type": "str", "required": True},
         state={"type": "str", "choices": ["present", "absent"], "default": "present"},
         type={"type": "str", "choices": ["rsa", "ecc"]},
-        curve={"type": "str", "choices": ["secp_r1"] + sorted(NAMED_CURVES)},
+        curve={"type": "str", "choices": ["secp_r1", *sorted(NAMED_CURVES)]},
         bits={"type": "int"},
         usage={"type": "str", "choices": ["sign", "encrypt"]},
         algorithm={"type": "str", "choices": sorted(ALGORITHM_USAGE)},
