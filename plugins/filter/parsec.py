@@ -221,7 +221,7 @@ def parsec_restart_settings(current, wanted):
 
 def _tpm_device(tcti):
     """The device a tss2 `device` TCTI opens (`device:/dev/tpmrm0`); None for other TCTIs (mssim, swtpm...)."""
-    name, _, conf = str(tcti).partition(":")
+    name, _colon, conf = str(tcti).partition(":")
     if name != "device":
         return None
     return conf or TPM_DEFAULT_DEVICE
