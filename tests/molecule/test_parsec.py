@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import shlex
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -158,25 +159,7 @@ def test_parsec_role_refuses_a_corrupt_artifact(run_playbook, lab_hostvars, host
 # The role against configurations found in the field (issue 9, faults 4 and 5), on nano-2's
 # Parsec (the bundle with this collection's unit). Each test leaves the role's defaults in place.
 
-OLD_STYLE_CONFIG = """\
-[core_settings]
-log_level = "info"
-
-[listener]
-listener_type = "DomainSocket"
-timeout = 200
-
-[authenticator]
-auth_type = "UnixPeerCredentials"
-
-[[key_manager]]
-name = "on-disk-manager"
-manager_type = "OnDisk"
-
-[[provider]]
-provider_type = "MbedCrypto"
-key_info_manager = "on-disk-manager"
-"""
+OLD_STYLE_CONFIG = (Path(__file__).resolve().parents[1] / "fixtures/parsec-config-old-style.toml").read_text()
 SQLITE_DB = "/var/lib/parsec/kim-mappings/sqlite/sqlite-key-info-manager.sqlite3"
 KEEP_ON_DISK = "parsec_key_info_manager_type: OnDisk, parsec_key_info_manager_store_path: /var/lib/parsec/mappings"
 

@@ -13,26 +13,8 @@ from ansible_collections.edgefaas.platform.plugins.filter import parsec
 TEMPLATE = Path(__file__).resolve().parents[4] / "roles/parsec/templates/config.toml.j2"
 DB = "/var/lib/parsec/kim-mappings/sqlite/sqlite-key-info-manager.sqlite3"
 
-# Upstream's older style (parsec 0.x quickstart): a provider without `name`, an OnDisk key manager.
-OLD_STYLE = """
-[core_settings]
-log_level = "info"
-
-[listener]
-listener_type = "DomainSocket"
-timeout = 200
-
-[authenticator]
-auth_type = "UnixPeerCredentials"
-
-[[key_manager]]
-name = "on-disk-manager"
-manager_type = "OnDisk"
-
-[[provider]]
-provider_type = "MbedCrypto"
-key_info_manager = "on-disk-manager"
-"""
+# Upstream's older style: a provider without `name`, an OnDisk key manager (the lab's tests use it too).
+OLD_STYLE = (Path(__file__).resolve().parents[3] / "fixtures/parsec-config-old-style.toml").read_text()
 
 ROLE_DEFAULTS = {
     "ansible_managed": "Ansible managed",
