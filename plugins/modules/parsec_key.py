@@ -54,14 +54,18 @@ options:
     choices: [rsa, ecc]
   curve:
     description:
-      - Curve family of an ECC key; its size is O(bits). Not allowed for RSA keys.
-      - Defaults to V(secp_r1) (NIST P-256, P-384, P-521) for ECC keys; every provider supports it.
+      - Curve of an ECC key. Not allowed for RSA keys.
+      - Either Parsec's curve family V(secp_r1) (NIST P-256, P-384, P-521), whose size is O(bits), or a curve
+        name as community.crypto and OpenSSL spell it, which gives the size too (V(secp256r1) for P-256,
+        V(secp384r1) for P-384, V(secp521r1) for P-521). With a curve name, O(bits) may be left out; if given, it must
+        match.
+      - Defaults to V(secp_r1) for ECC keys; every provider supports it.
     type: str
-    choices: [secp_r1]
+    choices: [secp_r1, secp256r1, secp384r1, secp521r1]
   bits:
     description:
-      - Key size. ECC V(secp_r1) keys take V(256), V(384) or V(521) (default V(256));
-        RSA keys take V(2048), V(3072) or V(4096) (default V(2048)).
+      - Key size. ECC V(secp_r1) keys take V(256), V(384) or V(521) (default V(256), or the size the O(curve) name
+        gives); RSA keys take V(2048), V(3072) or V(4096) (default V(2048)).
       - Providers support different sizes. Parsec 1.4's MbedCrypto provider refuses V(384) and V(3072)
         (C(PsaErrorInvalidArgument)); RSA-4096 generation there takes seconds.
     type: int
@@ -118,6 +122,13 @@ EXAMPLES = r"""
     provider: tpm
   become: true
   become_user: edgefaas-ca
+
+- name: A P-384 key, with the curve name community.crypto uses
+  edgefaas.platform.parsec_key:
+    name: site-ca
+    type: ecc
+    curve: secp384r1
+    hash: sha384
 
 - name: Replace a key created earlier with other attributes
   edgefaas.platform.parsec_key:
@@ -222,6 +233,8 @@ ALGORITHM_USAGE = {
 }
 ALGORITHM_FAMILY = {"sign": "asymmetric_signature", "encrypt": "asymmetric_encryption"}
 DEFAULT_BITS = {"ecc": 256, "rsa": 2048}
+# Curve names of community.crypto and OpenSSL (SEC 2) -> Parsec's family and the size they fix.
+NAMED_CURVES = {"secp256r1": ("secp_r1", 256), "secp384r1": ("secp_r1", 384), "secp521r1": ("secp_r1", 521)}
 DEFAULT_RSA_ALGORITHM = {"sign": "rsa_pkcs1v15_sign", "encrypt": "rsa_oaep"}
 
 
@@ -231,7 +244,7 @@ def argument_spec() -> dict:
         name={"type": "str", "required": True},
         state={"type": "str", "choices": ["present", "absent"], "default": "present"},
         type={"type": "str", "choices": ["rsa", "ecc"]},
-        curve={"type": "str", "choices": ["secp_r1"]},
+        curve={"type": "str", "choices": ["secp_r1", *sorted(NAMED_CURVES)]},
         bits={"type": "int"},
         usage={"type": "str", "choices": ["sign", "encrypt"]},
         algorithm={"type": "str", "choices": sorted(ALGORITHM_USAGE)},
@@ -250,12 +263,15 @@ def desired_attributes(params: dict) -> KeyAttributes:
     hash_name = params["hash"]
     if hash_name is None and algorithm_name != "rsa_pkcs1v15_crypt":
         hash_name = "sha256"
-    curve = params["curve"]
+    curve, bits = params["curve"], params["bits"]
+    if curve in NAMED_CURVES:
+        curve, named_bits = NAMED_CURVES[curve]
+        bits = named_bits if bits is None else bits
     if key_type == "ecc" and curve is None:
         curve = "secp_r1"
     return KeyAttributes(
         key_type="ecc_key_pair" if key_type == "ecc" else "rsa_key_pair",
-        bits=DEFAULT_BITS[key_type] if params["bits"] is None else params["bits"],
+        bits=DEFAULT_BITS[key_type] if bits is None else bits,
         curve=curve,
         usage=USAGE_FLAGS[usage],
         algorithm=Algorithm(ALGORITHM_FAMILY[ALGORITHM_USAGE[algorithm_name]], algorithm_name, hash_name),
@@ -272,6 +288,13 @@ def input_problems(params: dict) -> List[str]:
             provider_id_from_name(params["provider"])
         except ValueError as error:
             problems.append(str(error))
+    named = NAMED_CURVES.get(params["curve"])
+    if named and params["bits"] is not None and params["bits"] != named[1]:
+        problems.append(
+            "curve {} is {} bits, not {}: leave bits out or make them match".format(
+                params["curve"], named[1], params["bits"]
+            )
+        )
     if params["state"] == "present":
         problems.extend(key_attribute_problems(desired_attributes(params)))
     return problems

@@ -2,6 +2,8 @@
 
 import base64
 import hashlib
+import shlex
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -152,3 +154,132 @@ def test_parsec_role_refuses_a_corrupt_artifact(run_playbook, lab_hostvars, host
     assert f"{bad} has sha256 {hashlib.sha256(b'not the bundle').hexdigest()}" in output, output
     assert "Nothing was installed" in output
     assert host.check_output("readlink /opt/parsec/current") == before
+
+
+# The role against configurations found in the field (issue 9, faults 4 and 5), on nano-2's
+# Parsec (the bundle with this collection's unit). Each test leaves the role's defaults in place.
+
+OLD_STYLE_CONFIG = (Path(__file__).resolve().parents[1] / "fixtures/parsec-config-old-style.toml").read_text()
+SQLITE_DB = "/var/lib/parsec/kim-mappings/sqlite/sqlite-key-info-manager.sqlite3"
+KEEP_ON_DISK = "parsec_key_info_manager_type: OnDisk, parsec_key_info_manager_store_path: /var/lib/parsec/mappings"
+
+
+@pytest.fixture
+def nano2_role(run_playbook, lab_hostvars, host):
+    """Runs the parsec stage on nano-2 alone with extra variables; skips on the other hosts."""
+    if host.backend.get_hostname() != "nano-2":
+        pytest.skip("checked once, on nano-2")
+    inventory = {"all": {"children": {"edge": {"hosts": {"nano-2": lab_hostvars["nano-2"]}}}}}
+    return lambda **extra_vars: run_playbook("edgefaas.platform.parsec", inventory, extra_vars)
+
+
+def config_text(host):
+    with host.sudo():
+        return host.check_output("cat /etc/parsec/config.toml")
+
+
+def main_pid(host):
+    return host.check_output("systemctl show --property MainPID --value parsec")
+
+
+def start_with_config(host, text):
+    """Puts a config.toml in place by hand, as an earlier installation left it, and restarts Parsec."""
+    with host.sudo():
+        host.check_output(f"printf '%s' {shlex.quote(text)} > /etc/parsec/config.toml")
+        host.check_output("systemctl restart parsec")
+        host.check_output("timeout 30 sh -c 'until parsec-tool ping >/dev/null 2>&1; do sleep 0.5; done'")
+
+
+def key_names(play, target="nano-2"):
+    listed = play(target, [{"name": "info", "edgefaas.platform.parsec_info": {}}])["info"][target]
+    return [key["name"] for key in listed["client_keys"]]
+
+
+def test_parsec_old_style_config_with_a_key_is_refused_then_converted_without(nano2_role, play, host):
+    """A provider without name and an OnDisk manager: read with upstream's defaults, not a Jinja crash."""
+    start_with_config(host, OLD_STYLE_CONFIG)
+    play("nano-2", [key_task("create", type="ecc")])
+    rc, output = nano2_role()
+    assert rc != 0, output
+    assert (
+        "refusing to change key info manager of provider mbed-crypto-provider: OnDisk at /var/lib/parsec/mappings "
+        f"-> SQLite at {SQLITE_DB} while the service holds 1 key(s) (MbedCrypto: 1)"
+    ) in output, output
+    assert KEEP_ON_DISK in output
+    assert config_text(host) == OLD_STYLE_CONFIG.rstrip("\n")
+    assert KEY in key_names(play)
+    play("nano-2", [key_task("absent", state="absent")])
+    rc, output = nano2_role()
+    assert rc == 0, output
+    assert 'manager_type = "SQLite"' in config_text(host)
+
+
+def test_parsec_on_disk_to_sqlite_with_keys_is_refused_and_the_keys_stay(nano2_role, play, host):
+    """The named-provider case: the guard passed it before, and ListKeys lost every key."""
+    rc, output = nano2_role(parsec_key_info_manager_type="OnDisk")
+    assert rc == 0, output
+    play("nano-2", [key_task("create", type="ecc")])
+    rc, output = nano2_role()
+    assert rc != 0, output
+    assert "refusing to change key info manager of provider mbed-crypto-provider: OnDisk at" in output, output
+    assert 'manager_type = "OnDisk"' in config_text(host)
+    assert KEY in key_names(play)
+    play("nano-2", [key_task("absent", state="absent")])
+    rc, output = nano2_role()
+    assert rc == 0, output
+    assert 'manager_type = "SQLite"' in config_text(host)
+
+
+@pytest.mark.parametrize(
+    ("provider", "expected"),
+    [
+        (
+            {"name": "tpm", "type": "Tpm"},
+            "provider tpm needs /dev/tpmrm0 (tcti), which this host does not have: give the host a TPM",
+        ),
+        (
+            {"name": "hsm", "type": "Pkcs11", "library_path": "/usr/lib/softhsm/libsofthsm2.so", "user_pin": "1234"},
+            "provider hsm needs /usr/lib/softhsm/libsofthsm2.so (library_path), which this host does not have",
+        ),
+    ],
+    ids=["tpm-without-device", "pkcs11-without-library"],
+)
+def test_parsec_provider_that_cannot_start_is_refused_before_any_change(nano2_role, host, provider, expected):
+    before, pid = config_text(host), main_pid(host)
+    rc, output = nano2_role(parsec_providers=[{"name": "mbed-crypto-provider", "type": "MbedCrypto"}, provider])
+    assert rc != 0, output
+    assert expected in output, output
+    assert "Nothing was changed" in output
+    assert (config_text(host), main_pid(host)) == (before, pid)
+    assert "1.0" in host.check_output("parsec-tool ping")
+
+
+def test_parsec_that_dies_after_the_change_fails_the_play_with_its_journal(nano2_role, host):
+    """A TPM simulator that is not running: no path to check before, Parsec exits at reload."""
+    simulator = {"name": "tpm-sim", "type": "Tpm", "tcti": "mssim:host=127.0.0.1,port=2321"}
+    rc, output = nano2_role(
+        parsec_providers=[{"name": "mbed-crypto-provider", "type": "MbedCrypto"}, simulator],
+        parsec_start_retries=5,
+        parsec_start_delay=1,
+    )
+    assert rc != 0, output
+    assert "Parsec does not answer on /run/parsec/parsec.sock after 5 attempts" in output, output
+    assert "provider tpm-sim (Tpm) could not start: check tcti=mssim:host=127.0.0.1,port=2321" in output
+    assert "Provider with ID TPM provider cannot be created" in output  # quoted from the journal
+    rc, output = nano2_role()
+    assert rc == 0, output
+    assert "1.0" in host.check_output("parsec-tool ping")
+
+
+def test_parsec_log_level_change_restarts_other_changes_reload(nano2_role, host):
+    pid = main_pid(host)
+    rc, output = nano2_role(parsec_idle_listener_sleep_duration=5)
+    assert rc == 0, output
+    assert main_pid(host) == pid, "a reloadable setting restarted the service"
+    rc, output = nano2_role(parsec_idle_listener_sleep_duration=5, parsec_log_level="debug")
+    assert rc == 0, output
+    restarted = main_pid(host)
+    assert restarted != pid, "the log level changed but the service was only reloaded"
+    rc, output = nano2_role()
+    assert rc == 0, output
+    assert main_pid(host) != restarted

@@ -103,6 +103,8 @@ def key_args(service, **args):
         ({"type": "ecc", "bits": 2048}, "2048 bits is not a secp_r1 curve size: use one of 256, 384, 521"),
         ({"type": "rsa", "bits": 1024}, "1024 bits is not an RSA size we offer"),
         ({"type": "rsa", "curve": "secp_r1"}, "an RSA key has no curve"),
+        ({"type": "rsa", "curve": "secp256r1"}, "an RSA key has no curve"),
+        ({"type": "ecc", "curve": "secp384r1", "bits": 256}, "curve secp384r1 is 384 bits, not 256"),
         ({"type": "rsa", "algorithm": "rsa_pkcs1v15_crypt", "hash": "sha384"}, "rsa_pkcs1v15_crypt takes no hash"),
         ({"type": "rsa", "usage": "sign", "algorithm": "rsa_oaep"}, "rsa_oaep encrypts"),
         ({"type": "ecc", "provider": "hsm"}, "unknown Parsec provider 'hsm'"),
@@ -150,6 +152,21 @@ def test_generate_request_is_the_reference_p256_vector(service, run_module):
     (generate,) = [request for request in service.requests if request.opcode == GENERATE]
     assert generate.body == bytes.fromhex("0a016b121f0a045a0208021080021a140a0830013801400148011208320622040a021007")
     assert generate.provider == 1
+
+
+@pytest.mark.parametrize(("curve", "bits"), [("secp256r1", 256), ("secp384r1", 384), ("secp521r1", 521)])
+def test_community_crypto_curve_names_give_family_and_size(service, store, run_module, curve, bits):
+    result = run_module(parsec_key, key_args(service, curve=curve))
+    assert (result["failed"], result["changed"]) == (False, True)
+    assert (result["key"]["attributes"]["curve"], result["key"]["attributes"]["bits"]) == ("secp_r1", bits)
+    public_key = serialization.load_pem_public_key(result["public_key"].encode())
+    assert public_key.curve.name == curve
+
+
+def test_curve_name_and_family_plus_bits_are_the_same_key(service, run_module):
+    run_module(parsec_key, key_args(service, curve="secp_r1", bits=384))
+    again = run_module(parsec_key, key_args(service, curve="secp384r1", bits=384))
+    assert (again["failed"], again["changed"]) == (False, False)
 
 
 def test_matching_key_is_left_alone(service, run_module):
