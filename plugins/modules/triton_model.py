@@ -18,8 +18,8 @@ description:
     Otherwise it is left alone; so is an unloaded model when O(state=unloaded).
   - Triton tells neither which files it loaded nor when (C(GET /v2/models/<name>/config) echoes
     the parsed configuration with defaults filled in, and nothing about the model files). So with
-    O(model_dir) the module keeps its own record, O(record): a digest of the model directory
-    (every path, a file's content, a link's target) written only after Triton answered the load and
+    O(model_dir) the module keeps its own record in O(record), a digest of the model directory
+    (every path, a file's content, a link's target), written only after Triton answered the load and
     the model is READY with the wanted versions, and compared with the directory on each run. Files
     copied by a run that stopped before loading, a version directory removed, or a
     C(config.pbtxt) edited by hand, all differ from the record, and the next run loads the model.
