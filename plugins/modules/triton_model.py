@@ -93,10 +93,12 @@ options:
     type: path
   reload:
     description:
-      - Send a load request even when the model is READY and matches. With O(model_dir) the module
-        sees changed files by itself; without it (a module delegated away from the node) use this
-        when the files were just changed. In check mode it reports the load that such a change
-        would cause. Always reports a change.
+      - Send a load request even when the model is READY and matches; set it when the files were
+        just changed. With O(model_dir) the module sees files that differ from the record by itself;
+        O(reload) still matters for a change back to the recorded files while Triton serves others
+        (a hand edit it loaded at a restart), and without O(model_dir) (a module delegated away from
+        the node) for every change. In check mode it reports the load that such a change would
+        cause. Always reports a change.
       - Triton reloads a READY model only when its files changed since the last load (it compares
         their modification times), and keeps serving the loaded versions while it loads the new
         ones; with unchanged files the request changes nothing.
