@@ -400,6 +400,19 @@ def test_nano_2_serves_again_after_the_port_is_free(clients):
     wait_ready(clients["nano-2"])
 
 
+HOSTILE_VALUE = 'a "b" \\c 100% $HOME'
+
+
+def test_environment_values_reach_triton_unchanged(restore_lab_models, clients):
+    """Quotes, backslashes, % and $ in triton_environment stay one literal value in the unit."""
+    host = node("nano-2")
+    rc, output = run_triton_stage("nano-2", {"triton_environment": {"EDGEFAAS_TEST_VALUE": HOSTILE_VALUE}})
+    assert rc == 0, output[-3000:]
+    wait_ready(clients["nano-2"])
+    environ = host.check_output(f"tr '\\0' '\\n' < /proc/{main_pid(host)}/environ")
+    assert f"EDGEFAAS_TEST_VALUE={HOSTILE_VALUE}" in environ.splitlines(), environ
+
+
 # The two seed test cases (classification; server and model health) from two different hosts
 
 
