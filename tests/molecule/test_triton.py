@@ -245,10 +245,20 @@ def test_an_undeclared_version_directory_is_removed_and_the_declared_version_ser
     assert (rc, changed_counts(output).get("nano-1")) == (0, 0), output[-3000:]
 
 
-def test_without_versions_the_node_holds_the_source_version_directories_check_mode_first(restore_lab_models, clients):
-    """Fault 6a, versions not declared: the node's version directories follow the controller's src."""
-    host, client = node("nano-1"), clients["nano-1"]
+@pytest.fixture
+def stray_version_7():
+    """digits/7 on nano-1, not on the controller; removed afterwards whatever happened."""
+    host = node("nano-1")
     host.check_output(f"cp -a {REPOSITORY}/{MODEL}/1 {REPOSITORY}/{MODEL}/7")
+    yield host
+    host.run(f"rm -rf {REPOSITORY}/{MODEL}/7")
+
+
+def test_without_versions_the_node_holds_the_source_version_directories_check_mode_first(
+    restore_lab_models, stray_version_7, clients
+):
+    """Fault 6a, versions not declared: the node's version directories follow the controller's src."""
+    host, client = stray_version_7, clients["nano-1"]
     entry = {"name": MODEL, "src": str(DIGITS_DIR)}
     rc, output = run_stage(
         "edgefaas.platform.triton", {"triton_models": [entry]}, limit="nano-1", check=True, diff=True
