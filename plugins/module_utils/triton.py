@@ -9,8 +9,10 @@ Jetson's distribution has, and the repository API needs only a few JSON calls.
 Compatible with Python 3.8 and later.
 """
 
+import hashlib
 import http.client
 import json
+import os
 import ssl
 import time
 
@@ -217,11 +219,12 @@ def model_entries(index, name):
 
 
 def ready_versions(entries):
-    return sorted((entry["version"] for entry in entries if entry.get("state") == "READY"), key=_version_order)
+    return sorted_versions(entry["version"] for entry in entries if entry.get("state") == "READY")
 
 
-def _version_order(version):
-    return (0, int(version)) if version.isdigit() else (1, version)
+def sorted_versions(versions):
+    """Distinct version names in numeric order ('2' before '10'); names that are not numbers last."""
+    return sorted(set(versions), key=lambda version: (0, int(version)) if version.isdigit() else (1, version))
 
 
 def model_state(entries):
@@ -278,3 +281,53 @@ def config_projection(current, desired):
         projected = [config_projection(have, want) for want, have in zip(desired, current)]
         return projected + current[len(desired) :]
     return current
+
+
+# What a model directory holds: the digest the triton_model module records after a successful load
+# and compares on the next run, so files copied by a run that stopped before loading still reload.
+
+
+def model_digest(model_dir):
+    """sha256 (64 hex digits) of a model directory: every entry's path relative to model_dir, its kind,
+    and a file's content or a symlink's target; hidden entries included, order independent.
+
+    Reads what Triton reads when it loads the model (config.pbtxt and the version directories).
+    Raises OSError when model_dir cannot be read.
+    """
+    digest = hashlib.sha256()
+    for relative, kind, detail in sorted(model_tree(model_dir)):
+        digest.update(f"{relative}\0{kind}\0{detail}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def model_tree(model_dir):
+    """(relative path, kind, detail) of each entry under model_dir: ('1/model.py', 'file', <sha256>),
+    ('1', 'dir', ''), ('2', 'link', '<target> [<sha256 of a file target>]'). Links are not walked into."""
+    if not os.path.isdir(model_dir):
+        raise OSError(f"{model_dir} is not a directory")
+    entries = []
+    for top, directories, files in os.walk(model_dir, onerror=_raise):
+        for name in sorted(directories + files):
+            path = os.path.join(top, name)
+            relative = os.path.relpath(path, model_dir)
+            if os.path.islink(path):
+                # A link to a file changes with its target's content too.
+                content = file_sha256(path) if os.path.isfile(path) else ""
+                entries.append((relative, "link", f"{os.readlink(path)} {content}".strip()))
+            elif os.path.isdir(path):
+                entries.append((relative, "dir", ""))
+            else:
+                entries.append((relative, "file", file_sha256(path)))
+    return entries
+
+
+def _raise(error):
+    raise error
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

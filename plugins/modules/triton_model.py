@@ -11,8 +11,20 @@ description:
   - Makes a model of a Triton Inference Server's model repository loaded (all its versions chosen
     by the version policy READY) or unloaded, through the HTTP/REST model repository extension
     (C(POST /v2/repository/index), C(.../models/<name>/load), C(.../models/<name>/unload)).
-  - Idempotent. A model that is READY, with the requested O(versions) and a loaded configuration
-    that agrees with O(config), is left alone; so is an unloaded model when O(state=unloaded).
+  - Decides from observed state, not from what a play happened to change. A model is loaded (or
+    loaded again) when Triton's repository index shows no READY version, when the READY versions
+    differ from O(versions), when the configuration Triton serves disagrees with O(config), or, with
+    O(model_dir), when the files in the model's directory are not the ones Triton last loaded.
+    Otherwise it is left alone; so is an unloaded model when O(state=unloaded).
+  - Triton tells neither which files it loaded nor when (C(GET /v2/models/<name>/config) echoes
+    the parsed configuration with defaults filled in, and nothing about the model files). So with
+    O(model_dir) the module keeps its own record in O(record), a digest of the model directory
+    (every path, a file's content, a link's target), written only after Triton answered the load and
+    the model is READY with the wanted versions, and compared with the directory on each run. Files
+    copied by a run that stopped before loading, a version directory removed, or a
+    C(config.pbtxt) edited by hand, all differ from the record, and the next run loads the model.
+    Without a record (first run, or a record removed) the model is loaded once and recorded;
+    Triton does not reload files that did not change since it loaded them.
   - Knows Triton's answers. Loading a model that is not in the repository fails with the names of
     the models that are there (Triton itself only answers HTTP 500 "failed to poll from model
     repository"). A model that Triton leaves UNAVAILABLE fails with Triton's reason while the
@@ -33,7 +45,8 @@ options:
   state:
     description:
       - V(loaded) makes the model READY, loading it when it is not READY, when the READY versions
-        differ from O(versions), when its loaded configuration differs from O(config), or when
+        differ from O(versions), when its loaded configuration differs from O(config), when the
+        files in O(model_dir) differ from those recorded in O(record) at the last load, or when
         O(reload=true).
       - V(unloaded) unloads the model when any of its versions is READY or loading, and waits
         until Triton has finished unloading it.
@@ -61,11 +74,31 @@ options:
       - Only with O(state=loaded).
     type: list
     elements: str
+  model_dir:
+    description:
+      - The model's directory in Triton's model repository, on the host the module runs on (the
+        node). Its digest is compared with O(record) to tell whether Triton serves the files that
+        are there now. Leave it out when the module runs away from the node (delegated, with O(url)
+        set to the node); then only the index, O(versions) and O(config) are compared, and
+        O(reload) is the way to pick up changed files.
+      - Only with O(state=loaded), and together with O(record).
+    type: path
+  record:
+    description:
+      - JSON file on the same host recording what was loaded (the model's name, the digest of
+        O(model_dir), the READY versions and O(config)), written after a successful load only.
+        Its directory is created (mode 0755) when missing; keep it outside the model repository,
+        since Triton lists every directory there as a model.
+      - Only with O(state=loaded), and together with O(model_dir).
+    type: path
   reload:
     description:
-      - Send a load request even when the model is READY and matches, so that Triton picks up
-        changed model files; use it when the files were just changed (for example in a handler).
-        Always reports a change.
+      - Send a load request even when the model is READY and matches; set it when the files were
+        just changed. With O(model_dir) the module sees files that differ from the record by itself;
+        O(reload) still matters for a change back to the recorded files while Triton serves others
+        (a hand edit it loaded at a restart), and without O(model_dir) (a module delegated away from
+        the node) for every change. In check mode it reports the load that such a change would
+        cause. Always reports a change.
       - Triton reloads a READY model only when its files changed since the last load (it compares
         their modification times), and keeps serving the loaded versions while it loads the new
         ones; with unchanged files the request changes nothing.
@@ -107,6 +140,9 @@ attributes:
 notes:
   - Run it where Triton's HTTP port is reachable; on a node with the default O(url), or delegated
     elsewhere with O(url) set to the node's address.
+  - The record describes the files, not the server process. When Triton restarts it loads its start
+    list from the repository as it is then, so after a restart that followed a stopped run the
+    module sends one load that Triton finds nothing to do for, and records the files.
   - Triton does not tell where its model repository is, so the "not found" error names the
     server and the models that its repository holds. It is raised in check mode too, since the
     model can only be loaded once its files are in the repository.
@@ -124,10 +160,19 @@ EXAMPLES = r"""
     name: digits
     versions: ["1"]
 
-- name: Load it again after its files changed
+- name: Load it, and again whenever its files differ from those Triton last loaded
+  edgefaas.platform.triton_model:
+    name: digits
+    versions: ["1"]
+    model_dir: /var/lib/tritonserver/models/digits
+    record: /var/lib/tritonserver/edgefaas-loaded/digits.json
+
+- name: From the controller, load it again after its files changed
   edgefaas.platform.triton_model:
     name: digits
     reload: true
+    url: nano-1.lab:8000
+  delegate_to: localhost
   when: digits_files.changed
 
 - name: Load with a configuration override (a smaller batch)
@@ -175,7 +220,21 @@ reason:
   returned: always
   type: str
   sample: "Invalid argument: unable to find backend library for backend 'onnx'"
+load_reasons:
+  description: Why the model was (or in check mode would be) loaded; empty when nothing was sent.
+  returned: with O(state=loaded)
+  type: list
+  elements: str
+  sample: ["the files in /var/lib/tritonserver/models/digits differ from those loaded last"]
+digest:
+  description: sha256 of O(model_dir) as it is now (recorded after a successful load).
+  returned: when O(model_dir) is given
+  type: str
+  sample: 4f1c0b0e5d4a6b8a3c2e1f0d9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b
 """
+
+import json
+import os
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -186,8 +245,10 @@ from ansible_collections.edgefaas.platform.plugins.module_utils.triton import (
     TritonError,
     config_matches,
     config_projection,
+    model_digest,
     model_state,
     ready_versions,
+    sorted_versions,
     unavailable_reason,
 )
 
@@ -196,6 +257,8 @@ ARGUMENT_SPEC = {
     "state": {"type": "str", "choices": ["loaded", "unloaded"], "default": "loaded"},
     "config": {"type": "dict"},
     "versions": {"type": "list", "elements": "str"},
+    "model_dir": {"type": "path"},
+    "record": {"type": "path"},
     "reload": {"type": "bool", "default": False},
     "url": {"type": "str", "default": DEFAULT_URL},
     "timeout": {"type": "float", "default": DEFAULT_TIMEOUT},
@@ -203,7 +266,7 @@ ARGUMENT_SPEC = {
     "validate_certs": {"type": "bool", "default": True},
     "ca_path": {"type": "path"},
 }
-LOADED_ONLY_OPTIONS = ("config", "versions", "reload")
+LOADED_ONLY_OPTIONS = ("config", "versions", "model_dir", "record", "reload")
 
 
 class ModelFailure(Exception):
@@ -242,21 +305,72 @@ def not_found_message(client, name):
     )
 
 
-def needs_load(params, entries, loaded_config):
-    if params["reload"] or model_state(entries) != "READY":
-        return True
-    if params["versions"] is not None and sorted(set(params["versions"])) != sorted(ready_versions(entries)):
-        return True
-    return params["config"] is not None and not config_matches(params["config"], loaded_config)
+def load_reasons(params, entries, loaded_config, digest, record):
+    """Why the model must be loaded, from what Triton and the node show now; [] when it serves as wanted."""
+    reasons = []
+    if params["reload"]:
+        reasons.append("reload requested")
+    if model_state(entries) != "READY":
+        reasons.append(f"not READY ({unavailable_reason(entries) or model_state(entries)})")
+        return reasons
+    if params["versions"] is not None and sorted_versions(params["versions"]) != ready_versions(entries):
+        reasons.append(f"versions {ready_versions(entries)} READY, {sorted_versions(params['versions'])} wanted")
+    if params["config"] is not None and not config_matches(params["config"], loaded_config):
+        reasons.append("the configuration Triton serves differs from config")
+    if digest is not None and record.get("digest") != digest:
+        reasons.append(
+            f"the files in {params['model_dir']} differ from those loaded last"
+            if record
+            else f"no record of the files loaded from {params['model_dir']} ({params['record']})"
+        )
+    return reasons
 
 
-def load_diff(params, entries, loaded_config):
+def load_diff(params, entries, loaded_config, digest, record):
     before = {"state": model_state(entries), "versions": ready_versions(entries)}
     after = {"state": "READY", "versions": params["versions"] or ready_versions(entries)}
     if params["config"] is not None:
         before["config"] = config_projection(loaded_config, params["config"])
         after["config"] = params["config"]
+    if digest is not None:
+        before["files_digest"] = record.get("digest")
+        after["files_digest"] = digest
     return {"before": before, "after": after}
+
+
+def read_record(path):
+    """The record of the last successful load ({} when there is none or it cannot be read as one)."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            record = json.load(stream)
+    except (OSError, ValueError):
+        return {}  # missing or unreadable: the model is loaded and the record rewritten
+    return record if isinstance(record, dict) else {}
+
+
+def write_record(module, path, record):
+    """Atomically, so that a run stopped while writing leaves the old record (and a reload next time)."""
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    temporary = f"{path}.tmp"
+    with open(temporary, "w", encoding="utf-8") as stream:
+        json.dump(record, stream, indent=2, sort_keys=True)
+        stream.write("\n")
+    module.atomic_move(temporary, path)
+
+
+def model_dir_digest(params):
+    """The digest of model_dir, or None when the module runs without one; a bad directory is a clear error."""
+    if params["model_dir"] is None:
+        return None
+    try:
+        return model_digest(params["model_dir"])
+    except OSError as error:
+        raise ModelFailure(
+            f"cannot read the model directory {params['model_dir']} of model '{params['name']}': {error}; "
+            "model_dir is the model's directory in the repository on the host the module runs on",
+            [],
+        ) from error
 
 
 def load_failure(client, name, error):
@@ -277,9 +391,9 @@ def verify_loaded(name, entries, wanted_versions):
     ready = ready_versions(entries)
     if not ready:
         raise ModelFailure(f"model '{name}' is not READY after loading: {unavailable_reason(entries)}", entries)
-    if wanted_versions is not None and sorted(set(wanted_versions)) != ready:
+    if wanted_versions is not None and sorted_versions(wanted_versions) != ready:
         raise ModelFailure(
-            f"model '{name}' has versions {ready} READY, not the requested {sorted(set(wanted_versions))}: "
+            f"model '{name}' has versions {ready} READY, not the requested {sorted_versions(wanted_versions)}: "
             "check the version directories and the version_policy of its configuration",
             entries,
         )
@@ -293,9 +407,13 @@ def ensure_loaded(module, client):
     loaded_config = None
     if params["config"] is not None and model_state(entries) == "READY":
         loaded_config = client.model_config(name)
-    if not needs_load(params, entries, loaded_config):
-        return dict(summary(name, entries), changed=False)
-    diff = load_diff(params, entries, loaded_config)
+    digest = model_dir_digest(params)
+    record = read_record(params["record"]) if digest is not None else {}
+    reasons = load_reasons(params, entries, loaded_config, digest, record)
+    extra = {} if digest is None else {"digest": digest}
+    if not reasons:
+        return dict(summary(name, entries), changed=False, load_reasons=[], **extra)
+    diff = load_diff(params, entries, loaded_config, digest, record)
     if not module.check_mode:
         try:
             client.load_model(name, params["config"])
@@ -306,7 +424,10 @@ def ensure_loaded(module, client):
         entries = client.settled_entries(name)
         verify_loaded(name, entries, params["versions"])
         diff["after"]["versions"] = ready_versions(entries)
-    return dict(summary(name, entries), changed=True, diff=diff)
+        if digest is not None:
+            loaded = {"name": name, "digest": digest, "versions": ready_versions(entries), "config": params["config"]}
+            write_record(module, params["record"], loaded)
+    return dict(summary(name, entries), changed=True, diff=diff, load_reasons=reasons, **extra)
 
 
 def ensure_unloaded(module, client):
@@ -325,7 +446,9 @@ def ensure_unloaded(module, client):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC, supports_check_mode=True, required_together=[("model_dir", "record")]
+    )
     params = module.params
     error = argument_errors(params)
     if error:

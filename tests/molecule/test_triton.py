@@ -207,6 +207,97 @@ def test_changed_model_is_reloaded_through_the_api_without_a_restart(restore_lab
     assert triton_digits.classification_test(client, samples[:100], MODEL, min_accuracy=0.9)["passed"]
 
 
+def ready_versions(client):
+    return sorted(
+        entry["version"]
+        for entry in client.repository_index()
+        if entry["name"] == MODEL and entry.get("state") == "READY"
+    )
+
+
+REPOSITORY = "/var/lib/tritonserver/models"
+
+
+@pytest.fixture
+def old_version_on_nano_1():
+    """digits/2 left on nano-1 by an earlier rollout (a copy of version 1) and served after a restart:
+    Triton's default version policy serves the latest version. Removed afterwards whatever happened."""
+    host = node("nano-1")
+    host.check_output(f"cp -a {REPOSITORY}/{MODEL}/1 {REPOSITORY}/{MODEL}/2")
+    host.check_output(f"systemctl restart {SERVICE}")
+    yield host
+    host.run(f"rm -rf {REPOSITORY}/{MODEL}/2")
+
+
+def test_an_undeclared_version_directory_is_removed_and_the_declared_version_served(
+    restore_lab_models, old_version_on_nano_1, clients, samples
+):
+    """Fault 6a. Before: every run failed "versions ['2'] READY, not the requested ['1']"."""
+    host, client = old_version_on_nano_1, clients["nano-1"]
+    wait_ready(client)
+    assert ready_versions(client) == ["2"]  # the field situation
+    rc, output = run_triton_stage("nano-1")
+    assert rc == 0, output[-3000:]
+    assert not host.file(f"{REPOSITORY}/{MODEL}/2").exists
+    assert ready_versions(client) == ["1"]
+    assert triton_digits.classification_test(client, samples[:100], MODEL, min_accuracy=0.9)["passed"]
+    rc, output = run_triton_stage("nano-1")
+    assert (rc, changed_counts(output).get("nano-1")) == (0, 0), output[-3000:]
+
+
+@pytest.fixture
+def stray_version_7():
+    """digits/7 on nano-1, not on the controller; removed afterwards whatever happened."""
+    host = node("nano-1")
+    host.check_output(f"cp -a {REPOSITORY}/{MODEL}/1 {REPOSITORY}/{MODEL}/7")
+    yield host
+    host.run(f"rm -rf {REPOSITORY}/{MODEL}/7")
+
+
+def test_without_versions_the_node_holds_the_source_version_directories_check_mode_first(
+    restore_lab_models, stray_version_7, clients
+):
+    """Fault 6a, versions not declared: the node's version directories follow the controller's src."""
+    host, client = stray_version_7, clients["nano-1"]
+    entry = {"name": MODEL, "src": str(DIGITS_DIR)}
+    rc, output = run_stage(
+        "edgefaas.platform.triton", {"triton_models": [entry]}, limit="nano-1", check=True, diff=True
+    )
+    assert rc == 0, output[-3000:]
+    assert f"{REPOSITORY}/{MODEL}/7" in output, output[-3000:]
+    assert changed_counts(output).get("nano-1", 0) >= 2, output[-3000:]  # the removal and the reload it causes
+    assert host.file(f"{REPOSITORY}/{MODEL}/7").exists  # check mode changed nothing
+    rc, output = run_triton_stage("nano-1", {"triton_models": [entry]})
+    assert rc == 0, output[-3000:]
+    assert not host.file(f"{REPOSITORY}/{MODEL}/7").exists
+    assert ready_versions(client) == ["1"]
+
+
+def test_a_config_copied_by_a_stopped_run_is_loaded_by_the_next_run(restore_lab_models, clients):
+    """Fault 6b. Before: the next run found nothing to copy, reported changed=0, and Triton kept the old config."""
+    client = clients["nano-1"]
+    assert client.model_config(MODEL)["max_batch_size"] == 64
+    config = (DIGITS_DIR / "config.pbtxt").read_text().replace("max_batch_size: 64", "max_batch_size: 16")
+    # What a run that stopped right after copying leaves: the new file on the node, the old one loaded.
+    copied = run_module(
+        "nano-1",
+        "ansible.builtin.copy",
+        {
+            "content": config,
+            "dest": f"{REPOSITORY}/{MODEL}/config.pbtxt",
+            "owner": "root",
+            "group": "triton",
+            "mode": "0644",
+        },
+    )
+    assert copied["changed"] is True, copied
+    assert client.model_config(MODEL)["max_batch_size"] == 64
+    rc, output = run_triton_stage("nano-1", {"triton_models": [dict(DIGITS_ENTRY, config=config)]})
+    assert rc == 0, output[-3000:]
+    assert changed_counts(output).get("nano-1", 0) >= 1, output[-3000:]
+    assert client.model_config(MODEL)["max_batch_size"] == 16
+
+
 def test_lab_configuration_is_back_after_the_reload(clients):
     assert clients["nano-1"].model_config(MODEL)["max_batch_size"] == 64
 
@@ -317,6 +408,19 @@ def test_port_in_use_fails_quoting_tritons_log(port_8000_taken, clients):
 
 def test_nano_2_serves_again_after_the_port_is_free(clients):
     wait_ready(clients["nano-2"])
+
+
+HOSTILE_VALUE = 'a "b" \\c 100% $HOME'
+
+
+def test_environment_values_reach_triton_unchanged(restore_lab_models, clients):
+    """Quotes, backslashes, % and $ in triton_environment stay one literal value in the unit."""
+    host = node("nano-2")
+    rc, output = run_triton_stage("nano-2", {"triton_environment": {"EDGEFAAS_TEST_VALUE": HOSTILE_VALUE}})
+    assert rc == 0, output[-3000:]
+    wait_ready(clients["nano-2"])
+    environ = host.check_output(f"tr '\\0' '\\n' < /proc/{main_pid(host)}/environ")
+    assert f"EDGEFAAS_TEST_VALUE={HOSTILE_VALUE}" in environ.splitlines(), environ
 
 
 # The two seed test cases (classification; server and model health) from two different hosts

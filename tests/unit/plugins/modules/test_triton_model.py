@@ -4,6 +4,7 @@ import copy
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -341,3 +342,135 @@ def test_preprocess_names_the_wrong_shape(image, message):
 def test_preprocess_refuses_values_out_of_range():
     with pytest.raises(ValueError, match=r"pixel values must lie in 0\.\.16, found 0\.0\.\.255\.0"):
         triton_digits.preprocess([[0] * 8] * 7 + [[255] * 8])
+
+
+# Reload decided from observed state: the files Triton loaded (recorded) against the files there now
+
+
+@pytest.fixture
+def model_dir(tmp_path):
+    directory = tmp_path / "models" / "digits"
+    (directory / "1").mkdir(parents=True)
+    (directory / "1" / "model.py").write_text("weights = 1\n")
+    (directory / "config.pbtxt").write_text('backend: "python"\nmax_batch_size: 64\n')
+    return directory
+
+
+def recorded_args(fake, model_dir, **extra):
+    record = model_dir.parent.parent / "loaded" / "digits.json"
+    return dict({"name": "digits", "url": fake.url, "model_dir": str(model_dir), "record": str(record)}, **extra)
+
+
+def test_first_load_records_the_files_then_nothing_changes(fake, model_dir, run_module):
+    args = recorded_args(fake, model_dir, versions=["1"])
+    first = run_module(triton_model, args)
+    assert (first["failed"], first["changed"]) == (False, True), first
+    record = json.loads(Path(args["record"]).read_text())
+    assert record == {
+        "name": "digits",
+        "digest": triton.model_digest(str(model_dir)),
+        "versions": ["1"],
+        "config": None,
+    }
+    second = run_module(triton_model, args)
+    assert (second["changed"], second["load_reasons"]) == (False, [])
+    assert len(fake.modifying_requests()) == 1
+
+
+def test_files_copied_by_a_stopped_run_are_loaded_by_the_next(fake, model_dir, run_module):
+    """Fault 6b: config.pbtxt changed on the node, the run stopped before loading; Triton serves the old one."""
+    args = recorded_args(fake, model_dir, versions=["1"])
+    run_module(triton_model, args)
+    (model_dir / "config.pbtxt").write_text('backend: "python"\nmax_batch_size: 16\n')
+    result = run_module(triton_model, args)
+    assert result["changed"] is True
+    assert result["load_reasons"] == [f"the files in {model_dir} differ from those loaded last"]
+    assert result["diff"]["before"]["files_digest"] != result["diff"]["after"]["files_digest"]
+    assert fake.modifying_requests() == [("POST", "/v2/repository/models/digits/load")] * 2
+    assert run_module(triton_model, args)["changed"] is False
+
+
+def test_a_removed_version_directory_reloads(fake, model_dir, run_module):
+    (model_dir / "2").mkdir()
+    (model_dir / "2" / "model.py").write_text("weights = 2\n")
+    args = recorded_args(fake, model_dir)
+    run_module(triton_model, args)
+    (model_dir / "2" / "model.py").unlink()
+    (model_dir / "2").rmdir()
+    assert run_module(triton_model, args)["changed"] is True
+
+
+def test_ready_model_without_a_record_is_loaded_once(fake, model_dir, run_module):
+    fake.states["digits"] = {"state": "READY"}
+    args = recorded_args(fake, model_dir)
+    result = run_module(triton_model, args)
+    assert result["changed"] is True
+    assert result["load_reasons"] == [f"no record of the files loaded from {model_dir} ({args['record']})"]
+
+
+def test_check_mode_writes_no_record(fake, model_dir, run_module):
+    args = recorded_args(fake, model_dir)
+    result = run_module(triton_model, args, check_mode=True)
+    assert result["changed"] is True
+    assert fake.modifying_requests() == []
+    assert not (model_dir.parent.parent / "loaded").exists()
+
+
+def test_failed_load_keeps_the_old_record(fake, model_dir, run_module):
+    args = recorded_args(fake, model_dir)
+    run_module(triton_model, args)
+    before = Path(args["record"]).read_text()
+    (model_dir / "config.pbtxt").write_text('backend: "onnx"\n')
+    result = run_module(triton_model, dict(args, config={"backend": "onnx"}))
+    assert result["failed"]
+    assert Path(args["record"]).read_text() == before
+
+
+def test_unreadable_record_counts_as_missing(fake, model_dir, run_module):
+    args = recorded_args(fake, model_dir)
+    run_module(triton_model, args)
+    Path(args["record"]).write_text("{not json")
+    assert run_module(triton_model, args)["changed"] is True
+    assert json.loads(Path(args["record"]).read_text())["digest"] == triton.model_digest(str(model_dir))
+
+
+def test_missing_model_dir_is_a_clear_error(fake, tmp_path, run_module):
+    fake.states["digits"] = {"state": "READY"}
+    args = {"name": "digits", "url": fake.url, "model_dir": str(tmp_path / "nope"), "record": str(tmp_path / "r")}
+    result = run_module(triton_model, args)
+    assert result["failed"]
+    assert result["msg"].startswith(f"cannot read the model directory {tmp_path / 'nope'} of model 'digits'")
+    assert fake.modifying_requests() == []
+
+
+def test_model_dir_needs_a_record(fake, model_dir, run_module):
+    result = run_module(triton_model, {"name": "digits", "url": fake.url, "model_dir": str(model_dir)})
+    assert result["failed"]
+    assert "parameters are required together: model_dir, record" in result["msg"]
+
+
+def test_digest_covers_paths_content_and_links(model_dir):
+    digest = triton.model_digest(str(model_dir))
+    assert digest == triton.model_digest(str(model_dir))
+    (model_dir / "1" / "model.py").write_text("weights = 2\n")
+    changed_content = triton.model_digest(str(model_dir))
+    assert changed_content != digest
+    (model_dir / "3").mkdir()
+    empty_version = triton.model_digest(str(model_dir))
+    assert empty_version != changed_content
+    (model_dir / "3").rmdir()
+    (model_dir / "3").symlink_to("1")
+    assert triton.model_digest(str(model_dir)) not in (digest, changed_content, empty_version)
+    assert ("3", "link", "1") in triton.model_tree(str(model_dir))
+
+
+def test_digest_of_a_missing_directory_raises(tmp_path):
+    with pytest.raises(OSError, match="is not a directory"):
+        triton.model_digest(str(tmp_path / "absent"))
+
+
+def test_versions_compare_in_numeric_order(fake, run_module):
+    assert triton.sorted_versions(["10", "2", "2", "x"]) == ["2", "10", "x"]
+    fake.states["digits"] = {"state": "READY"}
+    result = run_module(triton_model, {"name": "digits", "url": fake.url, "versions": ["1"]})
+    assert result["changed"] is False
