@@ -16,13 +16,10 @@ description:
   - Reads files only; never changes the host.
 author:
   - EdgeFaaS platform developers (@edgefaas)
+extends_documentation_fragment:
+  - edgefaas.platform.attributes.read_only
+  - ansible.builtin.action_common_attributes
 attributes:
-  check_mode:
-    support: full
-    description: Only reads files, so it runs unchanged in check mode.
-  diff_mode:
-    support: none
-    description: Changes nothing, so there is nothing to show.
   facts:
     support: full
     description: Returns the fact C(edgefaas_device).

@@ -17,13 +17,9 @@ description:
   - Reads files only; loads nothing and never changes the host.
 author:
   - EdgeFaaS platform developers (@edgefaas)
-attributes:
-  check_mode:
-    support: full
-    description: Only reads files, so it runs unchanged in check mode.
-  diff_mode:
-    support: none
-    description: Changes nothing, so there is nothing to show.
+extends_documentation_fragment:
+  - edgefaas.platform.attributes.read_only
+  - ansible.builtin.action_common_attributes
 options:
   names:
     description: The kernel modules to look for.

@@ -19,16 +19,8 @@ author:
   - EdgeFaaS platform developers (@edgefaas)
 extends_documentation_fragment:
   - edgefaas.platform.parsec
+  - edgefaas.platform.attributes.read_only
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    description: Only reads, so it runs unchanged in check mode.
-  diff_mode:
-    support: none
-    description: Changes nothing, so there is nothing to show.
-  platform:
-    platforms: posix
 options: {}
 seealso:
   - module: edgefaas.platform.parsec_key
