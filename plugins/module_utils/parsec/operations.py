@@ -231,34 +231,33 @@ def decode_ping_result(body: bytes) -> Tuple[int, int]:
     )
 
 
+def _list_items(body: bytes) -> List[Dict[int, List[ProtoValue]]]:
+    """The parsed messages of a list result (providers, authenticators, keys)."""
+    return [parse_message(item) for item in get_messages(parse_message(body), ListResultField.ITEMS)]
+
+
 def decode_list_providers_result(body: bytes) -> List[ProviderInfo]:
-    providers = []
-    for item in get_messages(parse_message(body), ListResultField.ITEMS):
-        fields = parse_message(item)
-        providers.append(
-            ProviderInfo(
-                id=get_uint(fields, ProviderInfoField.ID),
-                uuid=get_text(fields, ProviderInfoField.UUID),
-                description=get_text(fields, ProviderInfoField.DESCRIPTION),
-                vendor=get_text(fields, ProviderInfoField.VENDOR),
-                version=_version(fields, ProviderInfoField),
-            )
+    return [
+        ProviderInfo(
+            id=get_uint(fields, ProviderInfoField.ID),
+            uuid=get_text(fields, ProviderInfoField.UUID),
+            description=get_text(fields, ProviderInfoField.DESCRIPTION),
+            vendor=get_text(fields, ProviderInfoField.VENDOR),
+            version=_version(fields, ProviderInfoField),
         )
-    return providers
+        for fields in _list_items(body)
+    ]
 
 
 def decode_list_authenticators_result(body: bytes) -> List[AuthenticatorInfo]:
-    authenticators = []
-    for item in get_messages(parse_message(body), ListResultField.ITEMS):
-        fields = parse_message(item)
-        authenticators.append(
-            AuthenticatorInfo(
-                id=get_uint(fields, AuthenticatorInfoField.ID),
-                description=get_text(fields, AuthenticatorInfoField.DESCRIPTION),
-                version=_version(fields, AuthenticatorInfoField),
-            )
+    return [
+        AuthenticatorInfo(
+            id=get_uint(fields, AuthenticatorInfoField.ID),
+            description=get_text(fields, AuthenticatorInfoField.DESCRIPTION),
+            version=_version(fields, AuthenticatorInfoField),
         )
-    return authenticators
+        for fields in _list_items(body)
+    ]
 
 
 def decode_list_opcodes_result(body: bytes) -> List[int]:
@@ -266,17 +265,14 @@ def decode_list_opcodes_result(body: bytes) -> List[int]:
 
 
 def decode_list_keys_result(body: bytes) -> List[KeyInfo]:
-    keys = []
-    for item in get_messages(parse_message(body), ListResultField.ITEMS):
-        fields = parse_message(item)
-        keys.append(
-            KeyInfo(
-                name=get_text(fields, KeyInfoField.NAME),
-                provider_id=get_uint(fields, KeyInfoField.PROVIDER_ID),
-                attributes=decode_key_attributes(get_bytes(fields, KeyInfoField.ATTRIBUTES)),
-            )
+    return [
+        KeyInfo(
+            name=get_text(fields, KeyInfoField.NAME),
+            provider_id=get_uint(fields, KeyInfoField.PROVIDER_ID),
+            attributes=decode_key_attributes(get_bytes(fields, KeyInfoField.ATTRIBUTES)),
         )
-    return keys
+        for fields in _list_items(body)
+    ]
 
 
 def decode_data_result(body: bytes) -> bytes:
