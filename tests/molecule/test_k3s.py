@@ -287,7 +287,7 @@ def test_k3s_checksum_mismatch_fails_and_leaves_the_binary_untouched(hosts, airg
     with (airgap_copy / "k3s").open("ab") as binary:
         binary.write(b"\n# tampered\n")
     rc, output = k3s_stage({"k3s_airgap_dir": str(airgap_copy)})
-    assert_refused_without_change(rc, output, f"checksum mismatch for {airgap_copy}/k3s", "Nothing was installed")
+    assert_refused_without_change(rc, output, f"{airgap_copy}/k3s has sha256", "Nothing was installed")
     assert binary_sha(hosts) == before
 
 
@@ -422,7 +422,7 @@ def reflash(host):
     the server's node keeps its last Ready status), and the server keeps the node and its password."""
     host.check_output("systemctl kill --signal=KILL k3s-agent && systemctl stop k3s-agent")
     host.check_output(
-        "rm -rf /etc/rancher /var/lib/rancher /usr/local/bin/k3s "
+        "rm -rf /etc/rancher /var/lib/rancher /usr/local/bin/k3s /opt/k3s "
         "/etc/systemd/system/k3s-agent.service /etc/systemd/system/k3s-agent.service.env && systemctl daemon-reload"
     )
 
@@ -483,7 +483,7 @@ def test_k3s_switch_keeps_its_cluster_when_an_image_upgrade_replaces_etc(hosts):
     # A new SONiC image: /etc (K3s's config, tokens of old, node password, units) and /usr are the
     # image's; the data directory stays.
     sonic.check_output(
-        "systemctl stop k3s && rm -rf /etc/rancher /usr/local/bin/k3s "
+        "systemctl stop k3s && rm -rf /etc/rancher /usr/local/bin/k3s /opt/k3s "
         "/etc/systemd/system/k3s.service /etc/systemd/system/k3s.service.env && systemctl daemon-reload"
     )
     rc, output = k3s_stage()
@@ -499,7 +499,7 @@ def test_k3s_switch_keeps_its_cluster_when_an_image_upgrade_replaces_etc(hosts):
 
 # --- reset and upgrade ----------------------------------------------------------------------------
 
-AGENT_PATHS = ["/etc/rancher/k3s", "/etc/rancher/node", "/var/lib/rancher/k3s", "/usr/local/bin/k3s"]
+AGENT_PATHS = ["/etc/rancher/k3s", "/etc/rancher/node", "/var/lib/rancher/k3s", "/usr/local/bin/k3s", "/opt/k3s"]
 
 
 @pytest.fixture
@@ -542,8 +542,13 @@ def test_k3s_upgrade_moves_server_then_agents_one_at_a_time(hosts):
     for name, node in nodes().items():
         assert node["status"]["nodeInfo"]["kubeletVersion"] == NEXT_VERSION, name
         assert ready(node) and not node["spec"].get("unschedulable"), name
-    for host in hosts.values():
+    for name, host in hosts.items():
         assert NEXT_VERSION in host.check_output("/usr/local/bin/k3s --version")
+        # each release in a directory of its own: the one before stays for a rollback by link
+        assert host.file("/usr/local/bin/k3s").linked_to == "/opt/k3s/current/k3s", name
+        assert host.file("/opt/k3s/current").linked_to.startswith(f"/opt/k3s/{NEXT_VERSION}-"), name
+        kept = host.check_output("ls /opt/k3s").split()
+        assert any(entry.startswith(f"{VERSION}-") for entry in kept), (name, kept)
     # one agent at a time: everything nano-1 changed came before anything nano-2 changed
     order = [
         line.split("[")[1].split()[0].rstrip("]") for line in output.splitlines() if line.startswith("changed: [nano-")

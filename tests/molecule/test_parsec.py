@@ -6,6 +6,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+from conftest import changed_counts
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -283,3 +284,37 @@ def test_parsec_log_level_change_restarts_other_changes_reload(nano2_role, host)
     rc, output = nano2_role()
     assert rc == 0, output
     assert main_pid(host) != restarted
+
+
+def test_parsec_install_cut_short_is_redone_then_left_alone(nano2_role, host):
+    """A version directory without the artifact role's completion record is unpacked again (the kind:
+    an unpack cut short must never pass for an install because one of its files exists)."""
+    current = host.check_output("readlink /opt/parsec/current")
+    record = f"{current}/.edgefaas-artifact"
+    with host.sudo():
+        recorded = host.check_output(f"cat {record}").split()[0]
+        host.check_output(f"rm {record} {current}/bin/parsec-tool")
+    rc, output = nano2_role()
+    assert rc == 0, output
+    assert host.file(f"{current}/bin/parsec-tool").is_file, "the missing file of the cut-short unpack is not back"
+    with host.sudo():
+        assert host.check_output(f"cat {record}").split()[0] == recorded
+    assert host.check_output("readlink /opt/parsec/current") == current
+    assert "1.0" in host.check_output("parsec-tool ping")
+    rc, output = nano2_role()
+    assert rc == 0 and changed_counts(output) == {"nano-2": 0}, output
+
+
+def test_parsec_still_running_an_earlier_install_is_restarted(nano2_role, host):
+    """A run that moved `current` and stopped before its handlers left Parsec on the earlier binary: the
+    next run restarts it, judged from when the running process started, not from what it copied."""
+    pid = main_pid(host)
+    with host.sudo():
+        host.check_output("touch --no-dereference /opt/parsec/current")
+    rc, output = nano2_role()
+    assert rc == 0, output
+    assert "parsec started before /opt/parsec/current changed" in output, output
+    assert main_pid(host) != pid, "Parsec still runs what it started with before `current` moved"
+    assert "1.0" in host.check_output("parsec-tool ping")
+    rc, output = nano2_role()
+    assert rc == 0 and changed_counts(output) == {"nano-2": 0}, output
