@@ -4,18 +4,17 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
-try:
-    import edgefaas_services  # noqa: F401
-except ImportError as error:  # pragma: no cover - a set-up problem, said plainly
+if importlib.util.find_spec("edgefaas_services") is None:  # a set-up problem, said plainly
     raise ImportError(
         "edgefaas_services is not importable: run `make units` (it builds the wheel with "
         "services/build_wheel.py and puts it on PYTHONPATH)"
-    ) from error
+    )
 
 
 class FakeParsecClient:

@@ -70,7 +70,7 @@ def test_signature_is_der_not_raw(ca):
 
 
 def test_serials_are_random():
-    serials = {random_serial() for _ in range(64)}
+    serials = {random_serial() for _draw in range(64)}
     assert len(serials) == 64 and all(0 < serial < 2**159 for serial in serials)
 
 

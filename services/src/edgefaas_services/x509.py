@@ -194,10 +194,9 @@ def _csr_problems(request: csr.CertificationRequest, node_name: str) -> List[str
         )
     if _common_names(info["subject"]) != [node_name]:
         problems.append("the CSR's subject is {!r}, not CN={}".format(info["subject"].human_friendly, node_name))
-    if _requested_san(info).native != [node_name]:
-        problems.append(
-            "the CSR's subjectAltName is {}, not the one DNS name {}".format(_requested_san(info).native, node_name)
-        )
+    san = _requested_san(info).native
+    if san != [node_name]:
+        problems.append("the CSR's subjectAltName is {}, not the one DNS name {}".format(san, node_name))
     return problems
 
 
