@@ -9,6 +9,7 @@ BIN := $(VENV)/bin
 VENV_STAMP := $(VENV)/.installed-$(shell $(PYTHON) tests/lab/dev-requirements.py | sha256sum | cut -c1-12)
 COLLECTION_LINK := .cache/collections/ansible_collections/edgefaas/platform
 LAB := $(BIN)/python tests/lab/lab.py
+SERVICES_WHEEL_DIR := $(CURDIR)/.cache/dist/services
 
 export PATH := $(BIN):$(PATH)
 export CONTAINERS_CONF := $(CURDIR)/tests/lab/containers.conf
@@ -18,7 +19,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 export ANSIBLE_FORCE_COLOR ?= false
 
-.PHONY: help lab lab-down test lint sanity units integration molecule images host-deps host-deps-check venv build changelog clean
+.PHONY: help lab lab-down test lint sanity units integration molecule images host-deps host-deps-check venv build services-wheel changelog clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -43,12 +44,12 @@ lint: venv ## ansible-lint (production profile), yamllint, ruff
 sanity: venv ## ansible-test sanity on a copy of the collection
 	tests/sanity/run.sh
 
-units: venv ## Unit tests of modules, module_utils and lab tools
+units: venv services-wheel ## Unit tests of modules, module_utils, lab tools and the services (from their wheel)
 	@# pytest exits 5 when it collects nothing: that must fail, never pass silently.
-	pytest -q tests/unit || { rc=$$?; [ $$rc -eq 5 ] && echo "make units: no unit tests were collected" >&2; exit $$rc; }
+	PYTHONPATH=$$(echo $(SERVICES_WHEEL_DIR)/edgefaas_services-*.whl) pytest -q tests/unit services/tests || { rc=$$?; [ $$rc -eq 5 ] && echo "make units: no unit tests were collected" >&2; exit $$rc; }
 
-integration: host-deps venv ## Live tests against real services started on this machine (Parsec)
-	tests/integration/parsec/run-local.sh -q
+integration: host-deps venv services-wheel ## Live tests against real services started on this machine (Parsec)
+	PYTHONPATH=$$(echo $(SERVICES_WHEEL_DIR)/edgefaas_services-*.whl) tests/integration/parsec/run-local.sh -q
 
 molecule: host-deps venv images ## Every Molecule scenario (create, converge, idempotence, verify, destroy)
 	molecule test --all
@@ -59,8 +60,11 @@ images: host-deps venv ## Build the lab host images and artifacts when their rec
 
 build: venv ## Build the collection tarball (and check that no test, lab or double file ships)
 	ansible-galaxy collection build --force --output-path .cache/dist .
-	@! tar -tzf .cache/dist/edgefaas-platform-*.tar.gz | grep -E '^(tests|molecule|\.lab|\.ci|\.config|inventories/lab)/' \
+	@! tar -tzf .cache/dist/edgefaas-platform-*.tar.gz | grep -E '^(tests|services/tests|molecule|\.lab|\.ci|\.config|inventories/lab)/' \
 	  || { echo "make build: the tarball above ships test or lab files: extend build_ignore in galaxy.yml" >&2; exit 1; }
+
+services-wheel: venv ## Build the services' wheel (services/, with the Parsec client) into .cache/dist/services
+	$(BIN)/python services/build_wheel.py --output-dir $(SERVICES_WHEEL_DIR)
 
 changelog: venv ## Release the changelog fragments into CHANGELOG.rst
 	antsibull-changelog release
