@@ -43,7 +43,7 @@ test: ## Everything CI runs: lint, the set-up on a clean Debian, sanity, unit an
 	  echo "make $$part: $$(( $$(date +%s) - start )) s$$( [ $$status -eq 0 ] || echo ", failed ($$status)")" >> $(TIMES); \
 	  [ $$status -eq 0 ] || break; \
 	done; \
-	echo "make test: the time of each part (molecule's scenarios first)"; cat $(TIMES); exit $$status
+	echo "make test: the time of each part (each Molecule scenario above make molecule)"; cat $(TIMES); exit $$status
 
 lint: venv ## ansible-lint (production profile), yamllint, ruff
 	yamllint --strict .
