@@ -10,6 +10,10 @@ VENV_STAMP := $(VENV)/.installed-$(shell $(PYTHON) tests/lab/dev-requirements.py
 COLLECTION_LINK := .cache/collections/ansible_collections/edgefaas/platform
 LAB := $(BIN)/python tests/lab/lab.py
 SERVICES_WHEEL_DIR := $(CURDIR)/.cache/dist/services
+# The parts of `make test`, in order, and where each part (and each Molecule scenario) notes its time.
+TEST_PARTS := lint host-deps-check build sanity units integration molecule
+TIMES := $(CURDIR)/.cache/test-times.txt
+MOLECULE_SCENARIOS := $(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule.yml))
 
 export PATH := $(BIN):$(PATH)
 export CONTAINERS_CONF := $(CURDIR)/tests/lab/containers.conf
@@ -33,7 +37,14 @@ lab: host-deps venv ## Build the lab (sonic-1, nano-1, nano-2) and run site.yml 
 lab-down: host-deps venv ## Remove the lab's containers, network and volumes (nothing else)
 	$(LAB) down
 
-test: lint host-deps-check build sanity units integration molecule ## Everything CI runs: lint, the set-up on a clean Debian, sanity, unit and live tests, every Molecule scenario
+test: ## Everything CI runs: lint, the set-up on a clean Debian, sanity, unit and live tests, every Molecule scenario; then the time of each part
+	@mkdir -p $(dir $(TIMES)) && : > $(TIMES); status=0; \
+	for part in $(TEST_PARTS); do \
+	  start=$$(date +%s); $(MAKE) --no-print-directory $$part || status=$$?; \
+	  echo "make $$part: $$(( $$(date +%s) - start )) s$$( [ $$status -eq 0 ] || echo ", failed ($$status)")" >> $(TIMES); \
+	  [ $$status -eq 0 ] || break; \
+	done; \
+	echo "make test: the time of each part (each Molecule scenario above make molecule)"; cat $(TIMES); exit $$status
 
 lint: venv ## ansible-lint (production profile), yamllint, ruff
 	yamllint --strict .
@@ -51,8 +62,12 @@ units: venv services-wheel ## Unit tests of modules, module_utils, lab tools and
 integration: host-deps venv services-wheel ## Live tests against real services started on this machine (Parsec)
 	PYTHONPATH=$$(echo $(SERVICES_WHEEL_DIR)/edgefaas_services-*.whl) tests/integration/parsec/run-local.sh -q
 
-molecule: host-deps venv images ## Every Molecule scenario (create, converge, idempotence, verify, destroy)
-	molecule test --all
+molecule: host-deps venv images ## Every Molecule scenario (create, converge, idempotence, verify, destroy), each timed
+	@mkdir -p $(dir $(TIMES))
+	for scenario in $(MOLECULE_SCENARIOS); do \
+	  start=$$(date +%s); molecule test -s $$scenario; \
+	  echo "molecule test -s $$scenario: $$(( $$(date +%s) - start )) s" | tee -a $(TIMES); \
+	done
 
 images: host-deps venv ## Build the lab host images and artifacts when their recipe changed
 	$(LAB) images

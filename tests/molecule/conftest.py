@@ -17,6 +17,16 @@ SYSCTL_FILE = "/etc/sysctl.d/90-edgefaas-k3s-mgmt-vrf.conf"
 L3MDEV = ("net.ipv4.tcp_l3mdev_accept", "net.ipv4.udp_l3mdev_accept")
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own reordering (by parametrized fixtures), which could undo it
+def pytest_collection_modifyitems(items):
+    """Read-only tests first, then the tests marked destructive, each group in collection order.
+
+    One lab serves several stages' tests (the default scenario): every read-only test sees the lab
+    as converged, whatever a destructive test of another stage changed or failed to put back.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("destructive") is not None)
+
+
 def molecule_inventory():
     """Molecule's generated inventory as data (hosts, their groups and connection variables)."""
     out = subprocess.run(

@@ -35,6 +35,9 @@ HOSTS = ["sonic-1", *NANOS]
 # The server's secrets live beside K3s's data (on /host on SONiC), not under /etc.
 SERVER_SECRET_FILES = ["edgefaas/server-token", "edgefaas/agent-token-secret"]
 NODE_PASSWORD = "/etc/rancher/node/password"
+# Tests that change the cluster for good (reset, upgrade, reflash, a new image) or its settings run on
+# the k3s scenario's own lab; the read-only ones run on the site lab (molecule/default).
+K3S_LAB = pytest.mark.own_lab(scenario="k3s")
 
 
 def kubectl(*args):
@@ -203,6 +206,8 @@ def test_k3s_changed_setting_shows_in_check_mode_diff_and_changes_nothing(hosts,
     assert before == {n: h.check_output("sha256sum /etc/rancher/k3s/config.yaml") for n, h in hosts.items()}
 
 
+@K3S_LAB
+@pytest.mark.destructive
 def test_k3s_labels_and_taints_follow_the_inventory():
     extra = {"k3s_agent_node_labels": {"tier": "edge"}, "k3s_agent_node_taints": ["edgefaas.io/gpu=yes:NoSchedule"]}
     rc, output = k3s_stage(extra)
@@ -239,6 +244,8 @@ def nvidia_runtime(hosts):
     assert rc == 0, output[-4000:]
 
 
+@K3S_LAB
+@pytest.mark.destructive
 @pytest.mark.usefixtures("nvidia_runtime")
 def test_k3s_nvidia_runtime_gets_its_runtimeclass_or_becomes_the_default(hosts):
     rc, output = k3s_stage()
@@ -262,6 +269,8 @@ def mgmt_vrf(hosts, writable_proc_sys, config_db_restored):
     return hosts["sonic-1"]  # the fixtures put config_db.json and the sysctls back
 
 
+@K3S_LAB
+@pytest.mark.destructive
 def test_k3s_with_the_mgmt_vrf_on_sets_l3mdev_accept_and_keeps_the_cluster(mgmt_vrf):
     rc, output = k3s_stage()
     assert rc == 0 and changed_counts(output)["sonic-1"] >= 1, output[-4000:]
@@ -291,6 +300,8 @@ def test_k3s_checksum_mismatch_fails_and_leaves_the_binary_untouched(hosts, airg
     assert binary_sha(hosts) == before
 
 
+@K3S_LAB
+@pytest.mark.destructive
 def test_k3s_airgap_images_bundle_is_verified_and_goes_to_the_images_dir(hosts, airgap_copy):
     bundle = airgap_copy / "k3s-airgap-images-amd64.tar.zst"
     bundle.write_bytes(b"a stand-in for K3s's images bundle: checked and copied, never unpacked\n")
@@ -427,6 +438,8 @@ def reflash(host):
     )
 
 
+@K3S_LAB
+@pytest.mark.destructive
 def test_k3s_reflashed_jetson_replaces_its_old_node_or_is_refused_with_the_remedy(hosts):
     old = nodes()["nano-2"]
     reflash(hosts["nano-2"])
@@ -465,6 +478,8 @@ def foreign_node_password(hosts):
     assert rc == 0, output[-4000:]
 
 
+@K3S_LAB
+@pytest.mark.destructive
 @pytest.mark.usefixtures("foreign_node_password")
 def test_k3s_refused_node_password_fails_fast_quoting_k3s_and_naming_the_remedy():
     rc, output = k3s_stage()
@@ -476,6 +491,8 @@ def test_k3s_refused_node_password_fails_fast_quoting_k3s_and_naming_the_remedy(
     assert "not active, 180 s after it was started" not in message
 
 
+@K3S_LAB
+@pytest.mark.destructive
 def test_k3s_switch_keeps_its_cluster_when_an_image_upgrade_replaces_etc(hosts):
     sonic = hosts["sonic-1"]
     datastore_token = sonic.check_output(f"cat {data_dir(sonic)}/server/token")
@@ -518,6 +535,8 @@ def test_k3s_reset_needs_confirmation():
     assert len(nodes()) == 3
 
 
+@K3S_LAB
+@pytest.mark.destructive
 def test_k3s_reset_of_one_agent_removes_only_it_and_it_can_join_again(hosts, parsec_marker):
     rc, output = run_stage("edgefaas.platform.reset", {"k3s_reset_confirm": True}, limit="nano-2")
     assert rc == 0, output[-4000:]
@@ -536,6 +555,8 @@ def test_k3s_reset_of_one_agent_removes_only_it_and_it_can_join_again(hosts, par
     assert ready(nodes()["nano-2"]) and nodes()["nano-2"]["metadata"]["labels"]["edgefaas.io/role"] == "agent"
 
 
+@K3S_LAB
+@pytest.mark.destructive
 def test_k3s_upgrade_moves_server_then_agents_one_at_a_time(hosts):
     rc, output = run_stage("edgefaas.platform.upgrade", {"k3s_version": NEXT_VERSION})
     assert rc == 0, output[-6000:]
@@ -557,6 +578,8 @@ def test_k3s_upgrade_moves_server_then_agents_one_at_a_time(hosts):
     assert_converged(*run_stage("edgefaas.platform.upgrade", {"k3s_version": NEXT_VERSION}))
 
 
+@K3S_LAB
+@pytest.mark.destructive
 def test_k3s_upgrade_refuses_a_downgrade_before_any_node_changes(hosts):
     before = binary_sha(hosts)
     rc, output = run_stage("edgefaas.platform.upgrade", {"k3s_version": VERSION})
@@ -567,6 +590,8 @@ def test_k3s_upgrade_refuses_a_downgrade_before_any_node_changes(hosts):
     assert binary_sha(hosts) == before
 
 
+@K3S_LAB
+@pytest.mark.destructive
 def test_k3s_upgrade_refuses_to_skip_a_minor_version_naming_the_one_between():
     # no release files exist for it: the refusal comes first
     rc, output = run_stage("edgefaas.platform.upgrade", {"k3s_version": "v1.39.0+k3s1"})
@@ -575,6 +600,8 @@ def test_k3s_upgrade_refuses_to_skip_a_minor_version_naming_the_one_between():
     )
 
 
+@K3S_LAB
+@pytest.mark.destructive
 def test_k3s_reset_removes_the_cluster_and_a_second_reset_changes_nothing(hosts):
     rc, output = run_stage("edgefaas.platform.reset", {"k3s_reset_confirm": True, "k3s_version": NEXT_VERSION})
     assert rc == 0, output[-4000:]

@@ -25,6 +25,10 @@ from conftest import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.own_lab(
+    scenario="node_prep",
+    reason="the sonic and jetson roles alone, without K3s (converge.yml): a variant changes what K3s runs on",
+)
 
 DEFAULT_MODULES = (
     *("br_netfilter", "overlay", "vxlan", "xt_multiport", "xt_conntrack", "xt_comment", "xt_mark"),

@@ -50,6 +50,7 @@ def key_task(name, **args):
     return {"name": name, "edgefaas.platform.parsec_key": {"name": KEY, **args}}
 
 
+@pytest.mark.destructive
 @pytest.mark.parametrize("target", ["sonic-1", "nano-1"])
 def test_parsec_key_check_real_idempotent(play, target):
     """community.crypto's shape: check, real, idempotent, idempotent in check mode, then removal."""
@@ -69,6 +70,7 @@ def test_parsec_key_check_real_idempotent(play, target):
     assert not play(target, [key_task("absent", state="absent")])["absent"][target]["changed"]
 
 
+@pytest.mark.destructive
 def test_parsec_key_mismatch_names_the_differences_then_force_replaces(play):
     target = "nano-2"
     play(target, [key_task("absent", state="absent")])
@@ -81,6 +83,7 @@ def test_parsec_key_mismatch_names_the_differences_then_force_replaces(play):
     play(target, [key_task("absent", state="absent")])
 
 
+@pytest.mark.destructive
 def test_parsec_tool_and_modules_interoperate(play, host):
     """A key made by the module: parsec-tool exports the same public key and signs a CSR with it."""
     if host.backend.get_hostname() != "sonic-1":
@@ -97,6 +100,7 @@ def test_parsec_tool_and_modules_interoperate(play, host):
     play("sonic-1", [key_task("absent", state="absent")])
 
 
+@pytest.mark.destructive
 def test_parsec_signature_from_parsec_tool_verifies_with_the_module_key(play, host):
     if host.backend.get_hostname() != "nano-1":
         pytest.skip("checked once, on a bundled service")
@@ -109,6 +113,7 @@ def test_parsec_signature_from_parsec_tool_verifies_with_the_module_key(play, ho
     play("nano-1", [key_task("absent", state="absent")])
 
 
+@pytest.mark.destructive
 def test_parsec_clients_see_only_their_own_keys(play, host):
     """Two users on one service each hold a key of the same name and see only their own."""
     if host.backend.get_hostname() != "nano-1":
@@ -128,6 +133,7 @@ def test_parsec_clients_see_only_their_own_keys(play, host):
         play("nano-1", [key_task("absent", state="absent")], become_user=user)
 
 
+@pytest.mark.destructive
 def test_parsec_role_refuses_to_orphan_keys(play, run_playbook, lab_hostvars, host):
     """Switching the authenticator while a key exists fails with the reason and changes nothing."""
     if host.backend.get_hostname() != "nano-2":
@@ -196,6 +202,7 @@ def key_names(play, target="nano-2"):
     return [key["name"] for key in listed["client_keys"]]
 
 
+@pytest.mark.destructive
 def test_parsec_old_style_config_with_a_key_is_refused_then_converted_without(nano2_role, play, host):
     """A provider without name and an OnDisk manager: read with upstream's defaults, not a Jinja crash."""
     start_with_config(host, OLD_STYLE_CONFIG)
@@ -215,6 +222,7 @@ def test_parsec_old_style_config_with_a_key_is_refused_then_converted_without(na
     assert 'manager_type = "SQLite"' in config_text(host)
 
 
+@pytest.mark.destructive
 def test_parsec_on_disk_to_sqlite_with_keys_is_refused_and_the_keys_stay(nano2_role, play, host):
     """The named-provider case: the guard passed it before, and ListKeys lost every key."""
     rc, output = nano2_role(parsec_key_info_manager_type="OnDisk")
@@ -231,6 +239,7 @@ def test_parsec_on_disk_to_sqlite_with_keys_is_refused_and_the_keys_stay(nano2_r
     assert 'manager_type = "SQLite"' in config_text(host)
 
 
+@pytest.mark.destructive
 @pytest.mark.parametrize(
     ("provider", "expected"),
     [
@@ -255,6 +264,7 @@ def test_parsec_provider_that_cannot_start_is_refused_before_any_change(nano2_ro
     assert "1.0" in host.check_output("parsec-tool ping")
 
 
+@pytest.mark.destructive
 def test_parsec_that_dies_after_the_change_fails_the_play_with_its_journal(nano2_role, host):
     """A TPM simulator that is not running: no path to check before, Parsec exits at reload."""
     simulator = {"name": "tpm-sim", "type": "Tpm", "tcti": "mssim:host=127.0.0.1,port=2321"}
@@ -272,6 +282,7 @@ def test_parsec_that_dies_after_the_change_fails_the_play_with_its_journal(nano2
     assert "1.0" in host.check_output("parsec-tool ping")
 
 
+@pytest.mark.destructive
 def test_parsec_log_level_change_restarts_other_changes_reload(nano2_role, host):
     pid = main_pid(host)
     rc, output = nano2_role(parsec_idle_listener_sleep_duration=5)

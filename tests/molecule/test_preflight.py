@@ -79,6 +79,7 @@ def nano2_as_plain_debian():
     nano.check_output("mv /root/nv_tegra_release.moved /etc/nv_tegra_release")
 
 
+@pytest.mark.destructive
 @pytest.mark.usefixtures("nano2_as_plain_debian")
 def test_preflight_refuses_unsupported_os(lab_hostvars, run_playbook):
     groups = {"sonic": ["sonic-1"], "jetson": ["nano-1", "nano-2"]}

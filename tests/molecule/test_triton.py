@@ -172,6 +172,7 @@ def test_predictions_are_correct(name, clients, samples):
 # The module against a live server
 
 
+@pytest.mark.destructive
 def test_unload_and_load_cycle_through_the_module(clients, samples):
     client = clients["nano-1"]
     args = {"name": MODEL, "state": "unloaded"}
@@ -194,6 +195,7 @@ def test_unload_and_load_cycle_through_the_module(clients, samples):
     assert triton_digits.classify(samples[0]["image"], client=client)["label"] == samples[0]["label"]
 
 
+@pytest.mark.destructive
 def test_changed_model_is_reloaded_through_the_api_without_a_restart(restore_lab_models, clients, samples):
     host, client = node("nano-1"), clients["nano-1"]
     pid = main_pid(host)
@@ -239,6 +241,7 @@ def old_version_on_nano_1():
     host.run(f"rm -rf {REPOSITORY}/{MODEL}/2")
 
 
+@pytest.mark.destructive
 def test_an_undeclared_version_directory_is_removed_and_the_declared_version_served(
     restore_lab_models, old_version_on_nano_1, clients, samples
 ):
@@ -264,6 +267,7 @@ def stray_version_7():
     host.run(f"rm -rf {REPOSITORY}/{MODEL}/7")
 
 
+@pytest.mark.destructive
 def test_without_versions_the_node_holds_the_source_version_directories_check_mode_first(
     restore_lab_models, stray_version_7, clients
 ):
@@ -283,6 +287,7 @@ def test_without_versions_the_node_holds_the_source_version_directories_check_mo
     assert ready_versions(client) == ["1"]
 
 
+@pytest.mark.destructive
 def test_a_config_copied_by_a_stopped_run_is_loaded_by_the_next_run(restore_lab_models, clients):
     """Fault 6b. Before: the next run found nothing to copy, reported changed=0, and Triton kept the old config."""
     client = clients["nano-1"]
@@ -308,6 +313,7 @@ def test_a_config_copied_by_a_stopped_run_is_loaded_by_the_next_run(restore_lab_
     assert client.model_config(MODEL)["max_batch_size"] == 16
 
 
+@pytest.mark.destructive
 def test_lab_configuration_is_back_after_the_reload(clients):
     assert clients["nano-1"].model_config(MODEL)["max_batch_size"] == 64
 
@@ -327,6 +333,7 @@ def broken_model(tmp_path):
     node("nano-1").check_output("rm -rf /var/lib/tritonserver/models/broken")
 
 
+@pytest.mark.destructive
 def test_broken_model_is_reported_precisely_while_the_others_serve(broken_model, restore_lab_models, clients, samples):
     rc, output = run_triton_stage("nano-1", {"triton_models": [DIGITS_ENTRY, broken_model]})
     assert rc != 0, output[-3000:]
@@ -339,6 +346,7 @@ def test_broken_model_is_reported_precisely_while_the_others_serve(broken_model,
     assert report["passed"], report
 
 
+@pytest.mark.destructive
 def test_restart_brings_the_models_back_ready(clients, samples):
     host = node("nano-1")
     before = main_pid(host)
@@ -408,6 +416,7 @@ def port_8000_taken():
     host.check_output(f"systemctl restart {SERVICE}")
 
 
+@pytest.mark.destructive
 def test_port_in_use_fails_quoting_tritons_log(port_8000_taken, clients):
     rc, output = run_triton_stage("nano-2", {"triton_ready_timeout": 20})
     assert rc != 0, output[-3000:]
@@ -415,6 +424,7 @@ def test_port_in_use_fails_quoting_tritons_log(port_8000_taken, clients):
     assert re.search(r"Its log says: .*already in use", output), output[-3000:]
 
 
+@pytest.mark.destructive
 def test_nano_2_serves_again_after_the_port_is_free(clients):
     wait_ready(clients["nano-2"])
 
@@ -422,6 +432,7 @@ def test_nano_2_serves_again_after_the_port_is_free(clients):
 HOSTILE_VALUE = 'a "b" \\c 100% $HOME'
 
 
+@pytest.mark.destructive
 def test_environment_values_reach_triton_unchanged(restore_lab_models, clients):
     """Quotes, backslashes, % and $ in triton_environment stay one literal value in the unit."""
     host = node("nano-2")
@@ -500,6 +511,7 @@ def test_seed_test_case_from_sonic_1(case, sonic_test_case_dir, addresses):
 # pod mode: rendered and linted only (no K3s in the lab yet)
 
 
+@pytest.mark.destructive
 def test_pod_manifest_is_rendered_for_the_node_and_lints_clean(tmp_path):
     manifest_dir = "/tmp/edgefaas-triton-manifests"
     extra = {
