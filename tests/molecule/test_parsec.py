@@ -297,6 +297,7 @@ def test_parsec_log_level_change_restarts_other_changes_reload(nano2_role, host)
     assert main_pid(host) != restarted
 
 
+@pytest.mark.destructive
 def test_parsec_install_cut_short_is_redone_then_left_alone(nano2_role, host):
     """A version directory without the artifact role's completion record is unpacked again (the kind:
     an unpack cut short must never pass for an install because one of its files exists)."""
@@ -316,6 +317,7 @@ def test_parsec_install_cut_short_is_redone_then_left_alone(nano2_role, host):
     assert rc == 0 and changed_counts(output) == {"nano-2": 0}, output
 
 
+@pytest.mark.destructive
 def test_parsec_still_running_an_earlier_install_is_restarted(nano2_role, host):
     """A run that moved `current` and stopped before its handlers left Parsec on the earlier binary: the
     next run restarts it, judged from when the running process started, not from what it copied."""
