@@ -47,8 +47,9 @@ units: venv ## Unit tests of modules, module_utils and lab tools
 	@# pytest exits 5 when it collects nothing: that must fail, never pass silently.
 	pytest -q tests/unit || { rc=$$?; [ $$rc -eq 5 ] && echo "make units: no unit tests were collected" >&2; exit $$rc; }
 
-integration: host-deps venv ## Live tests against real services started on this machine (Parsec)
+integration: host-deps venv ## Live tests against real services started on this machine (Parsec, the K3s double)
 	tests/integration/parsec/run-local.sh -q
+	tests/doubles/k3s/smoke.sh
 
 molecule: host-deps venv images ## Every Molecule scenario (create, converge, idempotence, verify, destroy)
 	molecule test --all
