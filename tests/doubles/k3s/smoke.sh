@@ -78,7 +78,7 @@ chmod 0600 "$T/etc/k3s/config.yaml"
 
 python3 - "$T/notify.sock" "$T/notify.log" <<'EOF' &
 import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); s.settimeout(300)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); s.settimeout(1200)  # silence from READY=1 to STOPPING=1 (whole test)
 with open(sys.argv[2], "a") as fh:
     try:
         while True:
