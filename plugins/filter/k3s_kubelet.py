@@ -24,7 +24,8 @@ def k3s_cgroup_kubelet_args(cgroup_fs, version):
 
     cgroup_fs: the type of /sys/fs/cgroup (`stat -fc %T`, e.g. `cgroup2fs` or `tmpfs`).
     version: the K3s release, e.g. `v1.37.2+k3s1`.
-    Returns [`fail-cgroupv1=false`] on cgroup v1 with Kubernetes 1.35 or later (KEP-5573), else []. Raises AnsibleFilterError for an empty file system type or a text that is not a K3s version.
+    Returns [`fail-cgroupv1=false`] on cgroup v1 with Kubernetes 1.35 or later (KEP-5573), else [].
+    Raises AnsibleFilterError for an empty file system type or a text that is not a K3s version.
     """
     fs_type = str(cgroup_fs or "").strip()
     if not fs_type:
