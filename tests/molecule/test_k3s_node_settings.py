@@ -58,6 +58,14 @@ def test_k3s_kubelet_on_cgroup_v1_gets_fail_cgroupv1_false_in_config_and_node_ar
             assert ("--kubelet-arg", FAIL_CGROUPV1_OFF) not in pairs, (name, node_args)
 
 
+def test_k3s_cgroup_v1_refused_with_the_remedy_when_told_to(hosts):
+    assert cgroup_v1(hosts["sonic-1"])
+    rc, output = k3s_stage({"k3s_cgroup_v1": "refuse"}, limit="sonic-1", check=True)
+    assert_refused_without_change(
+        rc, output, "sonic-1 runs cgroup v1", "k3s_cgroup_v1 is 'refuse'", "systemd.unified_cgroup_hierarchy=1"
+    )
+
+
 def test_k3s_registries_yaml_is_the_inventorys_private_and_in_use(hosts, lab_registries):
     assert lab_registries.get("mirrors"), "the lab's inventory is expected to name a registry mirror"
     for name, host in hosts.items():
