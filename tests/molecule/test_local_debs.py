@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import failures, read_facts, run_play
-from test_node_prep import old_python, run_python_bootstrap  # noqa: F401 (old_python is a fixture)
+from test_node_prep import run_python_bootstrap
 
 pytestmark = [
     pytest.mark.own_lab(scenario="node_prep", reason="the jetson role alone on a nano, without K3s"),
@@ -63,7 +63,7 @@ def python_set(tmp_path, nano2):
 
 def bootstrap_vars(debs_dir):
     return {
-        "jetson_python_candidates": ["/usr/local/bin/edgefaas-python3.6", SHIM],
+        "jetson_python_candidates": ["/nowhere/python3", SHIM],
         "jetson_python_debs_dir": str(debs_dir),
     }
 
@@ -72,9 +72,8 @@ def install_tasks(results):
     return [r for name, hosts in results.items() if "Install a Python" in name for r in hosts.values()]
 
 
-@pytest.mark.usefixtures("old_python")
 def test_check_mode_on_a_fresh_nano_reports_the_python_install_and_ends_the_host_with_the_way_on(nano2):
-    extra = {"jetson_python_candidates": ["/usr/local/bin/edgefaas-python3.6"]}
+    extra = {"jetson_python_candidates": ["/nowhere/python3"]}
     results, stats = run_python_bootstrap(extra, check=True)
     assert stats["nano-2"]["changed"] == 1  # the install it would make
     reports = [r for name, hosts in results.items() if "would make" in name for r in hosts.values()]
@@ -85,7 +84,6 @@ def test_check_mode_on_a_fresh_nano_reports_the_python_install_and_ends_the_host
     assert nano2.run("command -v python3.8").rc != 0  # nothing installed
 
 
-@pytest.mark.usefixtures("old_python")
 def test_python_bootstrap_from_a_local_package_set(nano2, python_set):
     extra = bootstrap_vars(python_set)
     # check mode: staging and install reported, nothing on the node
@@ -106,7 +104,6 @@ def test_python_bootstrap_from_a_local_package_set(nano2, python_set):
     assert stats["nano-2"]["changed"] == 0 and not failures(results)
 
 
-@pytest.mark.usefixtures("old_python")
 def test_a_changed_local_package_set_is_refused_before_the_node_changes(nano2, python_set):
     with (python_set / "edgefaas-python38-dep_1.0-1_all.deb").open("ab") as deb:
         deb.write(b"tampered")
