@@ -323,7 +323,7 @@ def old_python(nano2):
     nano2.check_output("rm -f /usr/local/bin/edgefaas-python3.6 /usr/local/bin/edgefaas-python3.8")
 
 
-def run_python_bootstrap(extra, after=()):
+def run_python_bootstrap(extra, after=(), check=False):
     """python.yml on nano-2 for an inventory that sets no interpreter (an operator relying on the bootstrap).
 
     The lab's inventory sets one; play vars outrank it and set_fact outranks them, as in a real run.
@@ -335,7 +335,7 @@ def run_python_bootstrap(extra, after=()):
         }
     ]
     spec = {"hosts": "nano-2", "gather_facts": False, "vars": {"ansible_python_interpreter": "auto_silent"}}
-    return run_play([{**spec, "tasks": [*tasks, *after]}], extra_vars=extra)
+    return run_play([{**spec, "tasks": [*tasks, *after]}], check=check, extra_vars=extra)
 
 
 @pytest.mark.usefixtures("old_python")

@@ -1,0 +1,130 @@
+"""Stage playbooks run alone or on part of the site: they work or refuse, before any change, with the remedy.
+
+Controller-only: the playbooks are read as data, and ansible-playbook runs against an inventory whose
+hosts are 127.0.0.1 on a closed port, so a task that reached a host would show as UNREACHABLE.
+"""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+PLAYBOOKS = REPO / "playbooks"
+# Host patterns of the plays that reach a Jetson: its group, the groups above it, the K3s agents' group.
+JETSON_PATTERNS = {"jetson", "edge", "all", "k3s_agents"}
+# Modules that run on the controller only (no Python needed on the target).
+CONTROLLER_ONLY = {
+    "ansible.builtin.assert",
+    "ansible.builtin.group_by",
+    "ansible.builtin.debug",
+    "ansible.builtin.fail",
+}
+# Task files of the collection made of such modules only.
+CONTROLLER_ONLY_TASK_FILES = {("edgefaas.platform.preflight", "inventory"), ("edgefaas.platform.preflight", "limit")}
+BOOTSTRAP = ("edgefaas.platform.jetson", "python")
+
+
+def plays(playbook):
+    """The plays of a playbook in run order, imports followed, as (file name, play)."""
+    for entry in yaml.safe_load(playbook.read_text()):
+        if "ansible.builtin.import_playbook" in entry:
+            yield from plays(PLAYBOOKS / entry["ansible.builtin.import_playbook"])
+        else:
+            yield playbook.name, entry
+
+
+def tasks_of(play):
+    return [*play.get("pre_tasks", []), *play.get("tasks", [])]
+
+
+def included_role(task):
+    include = task.get("ansible.builtin.include_role") or task.get("ansible.builtin.import_role")
+    return (include["name"], include.get("tasks_from", "main")) if include else None
+
+
+def controller_only(play):
+    """No fact gathering, no role, and only tasks that run on the controller."""
+    if play.get("gather_facts", True) or play.get("roles"):
+        return False
+    return all(included_role(t) in CONTROLLER_ONLY_TASK_FILES or CONTROLLER_ONLY & set(t) for t in tasks_of(play))
+
+
+def bootstraps_python(play):
+    """The play starts with the jetson role (its first tasks are python.yml) or its python tasks."""
+    roles = [r["role"] if isinstance(r, dict) else r for r in play.get("roles", [])]
+    if roles:
+        return roles[0] == "edgefaas.platform.jetson" and not tasks_of(play)
+    first = tasks_of(play)[:1]
+    return bool(first) and included_role(first[0]) == BOOTSTRAP and not play.get("gather_facts", True)
+
+
+@pytest.mark.parametrize("playbook", sorted(p.name for p in PLAYBOOKS.glob("*.yml")))
+def test_the_first_play_that_runs_modules_on_a_jetson_bootstraps_its_python(playbook):
+    """L4T R32's Python 3.6 runs no module and gathers no facts: every stage, run alone, bootstraps first."""
+    for source, play in plays(PLAYBOOKS / playbook):
+        reaches_jetson = JETSON_PATTERNS & set(play["hosts"].replace(",", ":").split(":"))
+        if not reaches_jetson or controller_only(play):
+            continue
+        assert bootstraps_python(play), (
+            f"{playbook}: play {play['name']!r} ({source}) runs modules on the Jetsons before their Python is bootstrapped:"
+            " import jetson_python.yml first"
+        )
+        return
+
+
+# --- --limit -------------------------------------------------------------------------------------
+
+NOWHERE = {"ansible_host": "127.0.0.1", "ansible_port": 9, "ansible_ssh_common_args": "-o ConnectTimeout=2"}
+SITE = {
+    "all": {
+        "children": {
+            "edge": {
+                "children": {
+                    "sonic": {"hosts": {"sonic-1": NOWHERE}},
+                    "jetson": {"hosts": {"nano-1": NOWHERE, "nano-2": NOWHERE}},
+                }
+            }
+        }
+    }
+}
+
+
+def run_playbook(tmp_path, playbook, limit):
+    inventory = tmp_path / "hosts.json"
+    inventory.write_text(json.dumps(SITE))
+    command = ["ansible-playbook", "-i", str(inventory), playbook, "--limit", limit]
+    env = dict(
+        os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0"
+    )
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, check=False, timeout=300)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("playbook", ["edgefaas.platform.site", "edgefaas.platform.k3s"])
+def test_a_limit_to_an_agent_without_the_switch_is_refused_before_any_host_is_touched(tmp_path, playbook):
+    rc, output = run_playbook(tmp_path, playbook, "nano-1")
+    assert rc != 0, output
+    assert "Run again with the server in the limit: --limit 'nano-1,sonic-1'" in output, output
+    assert "UNREACHABLE" not in output, output  # refused on the controller: no host was contacted
+
+
+def test_a_limit_with_the_switch_passes_the_check(tmp_path):
+    limit_only = tmp_path / "limit.yml"
+    play = {
+        "hosts": "edge",
+        "gather_facts": False,
+        "tasks": [{"ansible.builtin.include_role": {"name": "edgefaas.platform.preflight", "tasks_from": "limit"}}],
+    }
+    limit_only.write_text(json.dumps([play]))
+    rc, output = run_playbook(tmp_path, str(limit_only), "nano-1,sonic-1")
+    assert rc == 0, output
+
+
+def test_the_preflight_stage_alone_may_check_one_agent(tmp_path):
+    """Its checks are per host: limited to nano-1 it goes to the host (here unreachable) instead of refusing."""
+    output = run_playbook(tmp_path, "edgefaas.platform.preflight", "nano-1")[1]
+    assert "UNREACHABLE" in output and "Run again with the server in the limit" not in output, output
