@@ -93,10 +93,10 @@ SITE = {
 }
 
 
-def run_playbook(tmp_path, playbook, limit):
+def run_playbook(tmp_path, playbook, limit=None, site=SITE):
     inventory = tmp_path / "hosts.json"
-    inventory.write_text(json.dumps(SITE))
-    command = ["ansible-playbook", "-i", str(inventory), playbook, "--limit", limit]
+    inventory.write_text(json.dumps(site))
+    command = ["ansible-playbook", "-i", str(inventory), playbook, *(["--limit", limit] if limit else [])]
     env = dict(
         os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0"
     )
@@ -128,3 +128,17 @@ def test_the_preflight_stage_alone_may_check_one_agent(tmp_path):
     """Its checks are per host: limited to nano-1 it goes to the host (here unreachable) instead of refusing."""
     output = run_playbook(tmp_path, "edgefaas.platform.preflight", "nano-1")[1]
     assert "UNREACHABLE" in output and "Run again with the server in the limit" not in output, output
+
+
+# --- an inventory that breaks a rule -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("playbook", ["edgefaas.platform.site", "edgefaas.platform.preflight"])
+def test_an_inventory_with_two_switches_is_refused_before_any_host_is_touched(tmp_path, playbook):
+    """Not even a Jetson's Python is installed for a run the inventory's rules stop."""
+    two_switches = json.loads(json.dumps(SITE))
+    two_switches["all"]["children"]["edge"]["children"]["sonic"]["hosts"]["sonic-2"] = NOWHERE
+    rc, output = run_playbook(tmp_path, playbook, site=two_switches)
+    assert rc != 0, output
+    assert "group 'sonic' must hold exactly one host" in output, output
+    assert "UNREACHABLE" not in output, output
