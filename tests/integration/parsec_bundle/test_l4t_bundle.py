@@ -63,7 +63,7 @@ def test_the_sha256_file_is_what_the_role_verifies():
 
 
 def test_the_bundle_has_the_layout_the_role_installs(installed):
-    host_dir, _ = installed
+    host_dir = installed[0]
     for binary in BINARIES:
         assert os.access(host_dir / "bin" / binary, os.X_OK), f"bin/{binary} is missing or not executable"
     assert "parsec-service 1.4.1 " in (host_dir / "share" / "parsec-bundle" / "SOURCES").read_text()
