@@ -59,8 +59,9 @@ units: venv services-wheel ## Unit tests of modules, module_utils, lab tools and
 	@# pytest exits 5 when it collects nothing: that must fail, never pass silently.
 	PYTHONPATH=$$(echo $(SERVICES_WHEEL_DIR)/edgefaas_services-*.whl) pytest -q tests/unit services/tests || { rc=$$?; [ $$rc -eq 5 ] && echo "make units: no unit tests were collected" >&2; exit $$rc; }
 
-integration: host-deps venv services-wheel ## Live tests against real services started on this machine (Parsec, the K3s double)
+integration: host-deps venv services-wheel ## Live tests against real services started on this machine (Parsec, the K3s double, the L4T Parsec bundle under qemu-user)
 	PYTHONPATH=$$(echo $(SERVICES_WHEEL_DIR)/edgefaas_services-*.whl) tests/integration/parsec/run-local.sh -q
+	tests/integration/parsec_bundle/run.sh -q
 	tests/doubles/k3s/smoke.sh
 
 molecule: host-deps venv images ## Every Molecule scenario (create, converge, idempotence, verify, destroy), each timed

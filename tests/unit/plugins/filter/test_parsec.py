@@ -213,3 +213,50 @@ def test_start_failure_of_pkcs11_and_unknown_causes():
     )
     assert parsec.parsec_start_failure(["parsec: something else"], pkcs11) == ""
     assert "parse config.toml" in parsec.parsec_start_failure("Failed to parse service configuration (x)", [])
+
+
+# Journal lines as `journalctl --unit parsec --output short-iso` showed them on a Debian 12 lab host
+# (systemd 252, glibc 2.36) for a program that cannot run there.
+WRONG_ARCHITECTURE = [
+    "2026-12-01T02:54:33+0000 nano-2 systemd[1]: parsec.service: Main process exited, code=exited, status=203/EXEC",
+    "2026-12-01T02:54:34+0000 nano-2 (parsec)[71]: parsec.service: Failed to execute /opt/parsec/current/bin/parsec: "
+    "Exec format error",
+    "2026-12-01T02:54:34+0000 nano-2 (parsec)[71]: parsec.service: Failed at step EXEC spawning "
+    "/opt/parsec/current/bin/parsec: Exec format error",
+    "2026-12-01T02:54:34+0000 nano-2 systemd[1]: parsec.service: Start request repeated too quickly.",
+]
+GLIBC_TOO_OLD = (
+    "2026-12-01T02:54:53+0000 nano-2 parsec[110]: /opt/parsec/current/bin/parsec: /lib/x86_64-linux-gnu/libc.so.6: "
+    "version `GLIBC_2.38' not found (required by /opt/parsec/current/bin/parsec)"
+)
+LIBRARY_MISSING = (
+    "2026-12-01T02:54:33+0000 nano-2 parsec[67]: /opt/parsec/current/bin/parsec: error while loading shared "
+    "libraries: libtss2-esys.so.0: cannot open shared object file: No such file or directory"
+)
+
+
+def test_start_failure_names_a_binary_built_for_another_architecture():
+    cause = parsec.parsec_start_failure(WRONG_ARCHITECTURE, [{"name": "mbed", "type": "MbedCrypto"}])
+    assert "/opt/parsec/current/bin/parsec is built for another CPU architecture" in cause
+    assert "Exec format error" in cause and "parsec_binary_src" in cause and "contrib/parsec-bundle" in cause
+
+
+def test_start_failure_names_exec_failure_when_systemd_logged_only_the_status():
+    # systemd does not log the exec error of every attempt: the 30 lines may hold only the status.
+    cause = parsec.parsec_start_failure(WRONG_ARCHITECTURE[:1], [])
+    assert "could not execute Parsec's program (status 203/EXEC" in cause
+    assert "another CPU architecture" in cause and "parsec_binary_src" in cause
+
+
+def test_start_failure_names_the_glibc_versions_a_binary_needs():
+    cause = parsec.parsec_start_failure([GLIBC_TOO_OLD, GLIBC_TOO_OLD.replace("2.38", "2.34")], [])
+    assert cause.startswith(
+        "/opt/parsec/current/bin/parsec needs GLIBC_2.34, GLIBC_2.38, newer than this host's C library"
+    )
+    assert "contrib/parsec-bundle" in cause
+
+
+def test_start_failure_names_a_missing_shared_library():
+    cause = parsec.parsec_start_failure(LIBRARY_MISSING, [])
+    assert cause.startswith("/opt/parsec/current/bin/parsec needs libtss2-esys.so.0, which this host lacks")
+    assert "lib/" in cause
