@@ -13,6 +13,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
 python="${PYTHON:-$repo/.venv/bin/python}"
 
+# The recipe refuses without the aarch64 standard library (operators add it once); the tests add it.
+target=aarch64-unknown-linux-gnu
+rustup target list --installed | grep -qx "$target" || rustup target add "$target"
 bundle=$("$repo/contrib/parsec-bundle/build.sh" | tail -n 1)
 rootfs=$("$here/arm64-rootfs.sh" bookworm | tail -n 1)
 L4T_BUNDLE="$bundle" ARM64_ROOTFS="$rootfs" \
