@@ -16,6 +16,8 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.edgefaas.platform.plugins.plugin_utils.program_start import program_start_failures
+
 try:
     import tomllib
 except ImportError:  # Python < 3.11 controllers: the same parser as a package
@@ -55,14 +57,9 @@ PROVIDER_START_SETTINGS = {
     "CryptoAuthLib": ("device_type", "iface_type", "bus", "slave_address"),
 }
 SECRET_SETTINGS = ("user_pin", "owner_hierarchy_auth")
-# A program that cannot run on the host, as systemd (exec step, status 203/EXEC: systemd.exec(5)
-# "EXIT CODES") and glibc's dynamic loader (ld.so(8)) log it.
-EXEC_FORMAT_ERROR = re.compile(r"Failed to execute (\S+): Exec format error")
-EXEC_STATUS = "status=203/EXEC"
-GLIBC_NOT_FOUND = re.compile(r"(\S+): \S+: version `(GLIBC_[0-9.]+)' not found")
-LIBRARY_NOT_FOUND = re.compile(r"(\S+): error while loading shared libraries: (\S+): cannot open shared object file")
 BUNDLE_REMEDY = (
-    "install a build for this host (parsec_binary_src, or parsec_tarball_src/parsec_tarball_url); for L4T R32 "
+    "install a build for this host, with any library it needs in the bundle's lib/ (parsec_binary_src, or "
+    "parsec_tarball_src/parsec_tarball_url); for L4T R32 "
     "(aarch64, glibc 2.27) the collection's contrib/parsec-bundle/build.sh builds one"
 )
 # Default device of the tss2 "device" TCTI when none is given.
@@ -276,42 +273,6 @@ def _setting_text(provider, setting):
     return "{}={}".format(setting, provider[setting])
 
 
-def _glibc_version(name):
-    """'GLIBC_2.38' -> (2, 38), for sorting."""
-    return tuple(int(part) for part in name.split("_", 1)[1].split("."))
-
-
-def _program_failures(text):
-    """Journal text -> why the parsec program itself could not run on the host (a list, [] when it ran)."""
-    reasons = []
-    for program in dict.fromkeys(EXEC_FORMAT_ERROR.findall(text)):
-        reasons.append(
-            "{} is built for another CPU architecture than this host's (Exec format error): {}".format(
-                program, BUNDLE_REMEDY
-            )
-        )
-    if not reasons and EXEC_STATUS in text:
-        reasons.append(
-            "systemd could not execute Parsec's program (status 203/EXEC: missing, not executable, or built for "
-            "another CPU architecture): {}".format(BUNDLE_REMEDY)
-        )
-    needed = {}
-    for program, version in GLIBC_NOT_FOUND.findall(text):
-        needed.setdefault(program, set()).add(version)
-    for program, versions in needed.items():
-        reasons.append(
-            "{} needs {}, newer than this host's C library (glibc): {}".format(
-                program, ", ".join(sorted(versions, key=_glibc_version)), BUNDLE_REMEDY
-            )
-        )
-    for program, library in dict.fromkeys(LIBRARY_NOT_FOUND.findall(text)):
-        reasons.append(
-            "{} needs {}, which this host lacks: ship it in the bundle's lib/ or use a bundle built without it "
-            "({})".format(program, library, BUNDLE_REMEDY)
-        )
-    return reasons
-
-
 def parsec_start_failure(journal, providers):
     """Why Parsec did not answer, from its journal lines and parsec_providers: the settings to look at.
 
@@ -321,7 +282,7 @@ def parsec_start_failure(journal, providers):
     (secrets by name only). Returns '' when the journal shows none of them.
     """
     text = "\n".join(journal) if isinstance(journal, list) else str(journal or "")
-    reasons = _program_failures(text)
+    reasons = program_start_failures(text, "Parsec's program", BUNDLE_REMEDY)
     for logged in re.findall(r"Provider with ID (.+?) cannot be created", text):
         provider_type = LOGGED_PROVIDER_TYPES.get(logged.strip(), logged.strip())
         for provider in providers or []:
