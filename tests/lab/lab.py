@@ -36,6 +36,9 @@ LABEL = "io.edgefaas.lab"
 ARTIFACTS = CACHE / "lab-artifacts"
 K3S_DOUBLE_BIN = ARTIFACTS / "k3s-double" / "bin"
 K3S_DOUBLE_MOUNT = "/usr/local/lib/k3s-double/bin"
+# A SONiC switch's /host is a partition that outlives image upgrades; the lab's switch gets a podman
+# volume there, which outlives a re-creation of its container and goes with `lab.py down`.
+SONIC_PERSISTENT_DIR = "/host"
 
 # name, Debian release, device dressing, login user, last octet of its address
 HOSTS = (
@@ -228,8 +231,8 @@ def container_state(container: str) -> str:
 CONTAINER_OPTIONS = ("--systemd=always", "--cap-add=SYS_ADMIN")
 
 
-def host_mounts(device: str) -> tuple[str, ...]:
-    """Read-only bind mounts (`podman run -v`) of a host of this device kind."""
+def host_mounts(lab: str, host: str, device: str) -> tuple[str, ...]:
+    """The mounts (`podman run -v`) of a host of this device kind: read-only binds and its volumes."""
     if device != "sonic":
         return ()
     if not K3S_DOUBLE_BIN.is_dir():
@@ -237,7 +240,18 @@ def host_mounts(device: str) -> tuple[str, ...]:
             f"{K3S_DOUBLE_BIN} is missing (the K3s double's control plane for the switch): "
             "run `make images` or tests/lab/stage-artifacts.sh"
         )
-    return (f"{K3S_DOUBLE_BIN}:{K3S_DOUBLE_MOUNT}:ro",)
+    return (f"{K3S_DOUBLE_BIN}:{K3S_DOUBLE_MOUNT}:ro", f"{persistent_volume(lab, host)}:{SONIC_PERSISTENT_DIR}")
+
+
+def persistent_volume(lab: str, host: str) -> str:
+    """The name of the podman volume that is the switch's /host."""
+    return f"{lab}-{host}-host"
+
+
+def ensure_volume(lab: str, name: str) -> None:
+    """Create the named volume with the lab's label (so that `down` removes it) unless it exists."""
+    if name not in podman("volume", "ls", "-q", "--filter", f"name=^{name}$").split():
+        podman("volume", "create", "--label", f"{LABEL}={lab}", name)
 
 
 def container_spec(image: str, address: str, mounts: tuple[str, ...] = ()) -> str:
@@ -368,8 +382,11 @@ def record_host_keys(addresses: list[str], known_hosts: Path) -> None:
 
 def lab_up(lab: str, subnet: ipaddress.IPv4Network) -> list[dict]:
     # First: missing artifacts or a taken subnet fail before minutes of image building.
-    mounts = {spec[0]: host_mounts(spec[2]) for spec in HOSTS}  # (name, release, device, user, octet)
+    mounts = {spec[0]: host_mounts(lab, spec[0], spec[2]) for spec in HOSTS}  # (name, release, device, user, octet)
     ensure_network(lab, subnet)
+    for host, _release, device, _user, _octet in HOSTS:
+        if device == "sonic":
+            ensure_volume(lab, persistent_volume(lab, host))
     images = build_images()
     key = ssh_key()
     instances = []

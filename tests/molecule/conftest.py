@@ -70,9 +70,12 @@ def run_playbook(tmp_path_factory):
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def run_stage(playbook, extra_vars=None, limit=None, check=False, diff=False, timeout=900):
-    """A playbook of the collection on Molecule's lab; returns (rc, output without colours)."""
-    command = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], playbook]
+def run_stage(playbook, extra_vars=None, limit=None, check=False, diff=False, timeout=900, options=()):
+    """A playbook of the collection on Molecule's lab; returns (rc, output without colours).
+
+    options: more ansible-playbook arguments, e.g. ["--tags", "k3s"].
+    """
+    command = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], playbook, *options]
     command += ["-e", json.dumps(extra_vars or {})]
     command += ["--limit", limit] if limit else []
     command += ["--check"] if check else []

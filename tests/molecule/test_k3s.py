@@ -311,7 +311,7 @@ def test_k3s_airgap_images_bundle_is_verified_and_goes_to_the_images_dir(hosts, 
     rc, output = k3s_stage({"k3s_airgap_dir": str(airgap_copy)})
     assert rc == 0, output[-4000:]
     for name, host in hosts.items():
-        copied = host.file(f"/var/lib/rancher/k3s/agent/images/{bundle.name}")
+        copied = host.file(f"{data_dir(host)}/agent/images/{bundle.name}")
         assert copied.exists and copied.sha256sum == digest, name
     assert "Importing images from" in hosts["sonic-1"].check_output("journalctl -u k3s --no-pager -o cat")
     assert_converged(*k3s_stage({"k3s_airgap_dir": str(airgap_copy)}))
@@ -368,7 +368,7 @@ def test_k3s_host_in_both_groups_is_refused(run_playbook, lab_hostvars):
     assert "changed=0" in output and "changed=1" not in output
 
 
-def join_elsewhere(port, token_path="/var/lib/rancher/k3s/server/agent-token"):
+def join_elsewhere(port, token_path):
     """A play that points the agents' join at another port or token path of the server."""
     return {
         "hosts": "sonic-1",
@@ -402,8 +402,9 @@ def failure_messages(results):
     return " ".join(str(r.get("msg", "")) for hosts in results.values() for r in hosts.values() if r.get("failed"))
 
 
-def test_k3s_agent_that_cannot_reach_the_server_fails_naming_host_and_port(address):
-    results, stats = run_play([join_elsewhere(6553), agent_play(k3s_agent_server_wait_timeout=3)])
+def test_k3s_agent_that_cannot_reach_the_server_fails_naming_host_and_port(address, hosts):
+    token_path = f"{data_dir(hosts['sonic-1'])}/server/agent-token"
+    results, stats = run_play([join_elsewhere(6553, token_path), agent_play(k3s_agent_server_wait_timeout=3)])
     message = failure_messages(results)
     assert f"nano-1 cannot reach the K3s server sonic-1 at {address['sonic-1']}:6553 (TCP) within 3 s" in message
     assert stats["nano-1"]["changed"] == 0
@@ -603,12 +604,13 @@ def test_k3s_upgrade_refuses_to_skip_a_minor_version_naming_the_one_between():
 @K3S_LAB
 @pytest.mark.destructive
 def test_k3s_reset_removes_the_cluster_and_a_second_reset_changes_nothing(hosts):
+    data_dirs = {name: data_dir(host) for name, host in hosts.items()}  # /host/k3s on the switch
     rc, output = run_stage("edgefaas.platform.reset", {"k3s_reset_confirm": True, "k3s_version": NEXT_VERSION})
     assert rc == 0, output[-4000:]
     for name, host in hosts.items():
         service = "k3s" if name == "sonic-1" else "k3s-agent"
         assert not host.file(f"/etc/systemd/system/{service}.service").exists
-        for path in AGENT_PATHS:
+        for path in [*AGENT_PATHS, data_dirs[name]]:
             assert not host.file(path).exists, (name, path)
     assert not KUBECONFIG.exists()
     assert_converged(*run_stage("edgefaas.platform.reset", {"k3s_reset_confirm": True}))

@@ -64,8 +64,12 @@ def test_node_prep_sonic_facts_match_the_config_db(sonic, lab_hostvars):
 
 
 def test_node_prep_sonic_without_host_partition_keeps_k3s_in_var_lib(sonic):
-    assert not sonic.file("/host").exists
-    results = run_role("sonic-1", "sonic", after=read_facts("sonic_k3s_data_dir"))[0]
+    # The lab's switch has /host (a volume): a switch without the partition is one whose partition is elsewhere.
+    missing = "/nonexistent-partition"
+    assert not sonic.file(missing).exists
+    results = run_role(
+        "sonic-1", "sonic", after=read_facts("sonic_k3s_data_dir"), extra_vars={"sonic_persistent_dir": missing}
+    )[0]
     assert results["read facts"]["sonic-1"]["msg"]["sonic_k3s_data_dir"] == "/var/lib/rancher/k3s"
     assert sonic.file("/var/lib/rancher/k3s").is_directory
     assert sonic.file("/var/lib/rancher/k3s").mode == 0o755
@@ -73,10 +77,10 @@ def test_node_prep_sonic_without_host_partition_keeps_k3s_in_var_lib(sonic):
 
 @pytest.fixture
 def host_partition(sonic):
-    assert not sonic.file("/host").exists, "the lab has no /host: this test creates and removes it"
-    sonic.check_output("mkdir /host")
+    """The lab switch's /host, a mount of its own as on a switch, without the directory the role makes there."""
+    assert sonic.check_output("findmnt -n -o TARGET /host") == "/host", "the lab's switch has no /host volume"
+    sonic.check_output("rm -rf /host/k3s")
     yield
-    sonic.check_output("rm -rf /host")
 
 
 @pytest.mark.usefixtures("host_partition")

@@ -34,10 +34,13 @@ def test_every_host_has_a_distinct_address_in_the_subnet():
     assert all(1 < o < 255 for o in octets)
 
 
-def test_only_the_switch_gets_the_k3s_double_read_only(tmp_path, monkeypatch):
+def test_only_the_switch_gets_the_k3s_double_read_only_and_a_persistent_host(tmp_path, monkeypatch):
     monkeypatch.setattr(lab, "K3S_DOUBLE_BIN", tmp_path)
-    assert lab.host_mounts("sonic") == (f"{tmp_path}:/usr/local/lib/k3s-double/bin:ro",)
-    assert lab.host_mounts("jetson") == ()
+    assert lab.host_mounts("t", "sonic-1", "sonic") == (
+        f"{tmp_path}:/usr/local/lib/k3s-double/bin:ro",
+        "t-sonic-1-host:/host",
+    )
+    assert lab.host_mounts("t", "nano-1", "jetson") == ()
     assert {h[2] for h in lab.HOSTS} == {"sonic", "jetson"}
 
 
@@ -45,11 +48,23 @@ def test_a_missing_k3s_double_names_the_directory_and_the_remedy(tmp_path, monke
     missing = tmp_path / "lab-artifacts" / "k3s-double" / "bin"
     monkeypatch.setattr(lab, "K3S_DOUBLE_BIN", missing)
     with pytest.raises(lab.LabError) as err:
-        lab.host_mounts("sonic")
+        lab.host_mounts("t", "sonic-1", "sonic")
     assert str(missing) in str(err.value)
     assert "make images" in str(err.value)
     assert "tests/lab/stage-artifacts.sh" in str(err.value)
-    assert lab.host_mounts("jetson") == ()
+    assert lab.host_mounts("t", "nano-1", "jetson") == ()
+
+
+def test_the_persistent_volume_is_created_once_with_the_labs_label(monkeypatch):
+    calls = []
+    existing = []
+    monkeypatch.setattr(lab, "podman", lambda *args, **kwargs: calls.append(args) or "\n".join(existing))
+    lab.ensure_volume("t", "t-sonic-1-host")
+    assert calls[-1] == ("volume", "create", "--label", f"{lab.LABEL}=t", "t-sonic-1-host")
+    calls.clear()
+    existing.append("t-sonic-1-host")
+    lab.ensure_volume("t", "t-sonic-1-host")
+    assert [c[:2] for c in calls] == [("volume", "ls")]
 
 
 def test_lab_up_checks_the_artifacts_before_creating_anything(tmp_path, monkeypatch):
