@@ -104,7 +104,7 @@ def run_playbook(tmp_path, playbook, limit=None, site=SITE):
     return proc.returncode, proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("playbook", ["edgefaas.platform.site", "edgefaas.platform.k3s"])
+@pytest.mark.parametrize("playbook", ["edgefaas.platform.site", "edgefaas.platform.k3s", "edgefaas.platform.upgrade"])
 def test_a_limit_to_an_agent_without_the_switch_is_refused_before_any_host_is_touched(tmp_path, playbook):
     rc, output = run_playbook(tmp_path, playbook, "nano-1")
     assert rc != 0, output
