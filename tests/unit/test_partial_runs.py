@@ -93,9 +93,9 @@ SITE = {
 }
 
 
-def run_playbook(tmp_path, playbook, limit=None, site=SITE):
+def run_playbook(tmp_path, playbook, limit=None, site=None):
     inventory = tmp_path / "hosts.json"
-    inventory.write_text(json.dumps(site))
+    inventory.write_text(json.dumps(site or SITE))
     command = ["ansible-playbook", "-i", str(inventory), playbook, *(["--limit", limit] if limit else [])]
     env = dict(
         os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0"
