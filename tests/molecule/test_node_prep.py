@@ -229,8 +229,13 @@ def test_node_prep_sonic_prefers_the_running_config(sonic):
             "sonic_k3s_cluster_cidr 10.42.0.0/16 overlaps 10.42.128.0/17 (sonic_k3s_service_cidr)",
         ),
         ({"sonic_k3s_cluster_cidr": "10.42.0.0/33"}, "sonic_k3s_cluster_cidr '10.42.0.0/33' is not a network"),
+        # node_prep checks the networks the k3s stage will use: the inventory's k3s_server_* settings
+        (
+            {"k3s_server_cluster_cidr": "172.20.0.0/16"},
+            "sonic_k3s_cluster_cidr 172.20.0.0/16 overlaps 172.20.10.0/24",
+        ),
     ],
-    ids=["vlan", "docker-bridge", "mgmt", "interface", "cluster-vs-service", "not-a-cidr"],
+    ids=["vlan", "docker-bridge", "mgmt", "interface", "cluster-vs-service", "not-a-cidr", "k3s-server-setting"],
 )
 def test_node_prep_sonic_refuses_overlapping_cidrs(extra, message, lab_hostvars, run_playbook, sonic):
     data_dir = "/var/lib/edgefaas-node-prep-test"
