@@ -1,4 +1,4 @@
-"""The EdgeFaaS lab: systemd containers dressed as a SONiC switch and Jetson Nanos.
+"""The EdgeFaaS lab: systemd containers dressed as SONiC switches and Jetson Nanos.
 
 Used by `make lab` (the lab named ``edgefaas-lab``) and by every Molecule scenario (one lab
 per scenario, on its own subnet). Ansible reaches the hosts over SSH, like real devices.
@@ -43,9 +43,19 @@ SONIC_PERSISTENT_DIR = "/host"
 # name, Debian release, device dressing, login user, last octet of its address
 HOSTS = (
     ("sonic-1", "trixie", "sonic", "admin", 10),
+    ("sonic-2", "bookworm", "sonic", "admin", 11),
     ("nano-1", "bookworm", "jetson", "nano", 21),
     ("nano-2", "bookworm", "jetson", "nano", 22),
 )
+
+
+# The data-plane prefixes (config_db's INTERFACE, VLAN_INTERFACE, LOOPBACK_INTERFACE keys "<ifname>|<prefix>")
+# of each switch that does not keep those of files/config_db.json (sonic-1's): two switches of one site
+# route distinct subnets, none of them inside K3s's cluster (10.42.0.0/16) or service (10.43.0.0/16) CIDR.
+SWITCH_PREFIXES = {
+    "sonic-2": {"Ethernet0": "10.0.0.2/31", "Vlan1000": "172.20.11.1/24", "Loopback0": "10.1.0.2/32"},
+}
+DATA_PLANE_TABLES = ("INTERFACE", "VLAN_INTERFACE", "LOOPBACK_INTERFACE")
 
 
 class LabError(Exception):
@@ -126,24 +136,17 @@ def check_subnet_free(name: str, subnet: ipaddress.IPv4Network) -> None:
 # --- images -------------------------------------------------------------------------------------
 
 
-def image_device(release: str) -> str:
-    """The device dressing of the hosts that use a release's image (customize.sh prepares the image for it)."""
-    devices = {host[2] for host in HOSTS if host[1] == release}
-    if len(devices) != 1:
-        raise LabError(f"the {release} image must serve one kind of device, not {sorted(devices)}: fix HOSTS in lab.py")
-    return devices.pop()
-
-
-def image_recipe_digest(release: str) -> str:
-    digest = hashlib.sha256(f"{release} {image_device(release)}".encode())
+def image_recipe_digest(release: str, device: str) -> str:
+    """The digest of what an image of this release for this device kind is built from (customize.sh's arguments)."""
+    digest = hashlib.sha256(f"{release} {device}".encode())
     for part in ("packages.txt", "customize.sh"):
         digest.update((LAB_DIR / "images" / part).read_bytes())
     digest.update(MIRROR.encode())
     return digest.hexdigest()[:12]
 
 
-def image_tag(release: str) -> str:
-    return f"localhost/edgefaas-lab-{release}:{image_recipe_digest(release)}"
+def image_tag(release: str, device: str) -> str:
+    return f"localhost/edgefaas-lab-{release}:{image_recipe_digest(release, device)}"
 
 
 def image_packages() -> str:
@@ -151,12 +154,12 @@ def image_packages() -> str:
     return ",".join(line.strip() for line in lines if line.strip() and not line.startswith("#"))
 
 
-def build_image(release: str) -> str:
-    tag = image_tag(release)
+def build_image(release: str, device: str) -> str:
+    tag = image_tag(release, device)
     if image_exists(tag):
         print(f"image {tag}: up to date")
         return tag
-    print(f"image {tag}: building with debootstrap (a few minutes)", flush=True)
+    print(f"image {tag} ({release} for {device} hosts): building with debootstrap (a few minutes)", flush=True)
     debs = CACHE / f"debs-{release}"
     debs.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"edgefaas-rootfs-{release}-", dir=CACHE) as root:
@@ -170,7 +173,7 @@ def build_image(release: str) -> str:
             MIRROR,
         )
         shutil.copy(LAB_DIR / "images" / "customize.sh", Path(root) / "customize.sh")
-        run("chroot", root, "/bin/sh", "/customize.sh", release, image_device(release))
+        run("chroot", root, "/bin/sh", "/customize.sh", release, device)
         (Path(root) / "customize.sh").unlink()
         import_rootfs(root, tag)
     return tag
@@ -192,8 +195,14 @@ def image_exists(tag: str) -> bool:
     return subprocess.run(["podman", "image", "exists", tag], check=False).returncode == 0
 
 
-def build_images() -> dict[str, str]:
-    return {release: build_image(release) for release in sorted({h[1] for h in HOSTS})}
+def image_kinds() -> list[tuple[str, str]]:
+    """The (Debian release, device dressing) pairs of HOSTS: one image each, so a release serves several kinds."""
+    return sorted({(host[1], host[2]) for host in HOSTS})
+
+
+def build_images() -> dict[tuple[str, str], str]:
+    """The image tag of each (release, device) pair of HOSTS, built if its recipe changed."""
+    return {kind: build_image(*kind) for kind in image_kinds()}
 
 
 # --- lab ----------------------------------------------------------------------------------------
@@ -316,22 +325,18 @@ def wait_for_port(address: str, port: int, what: str, timeout: float = 60) -> No
     raise LabError(f"{what} does not answer on {address}:{port} after {timeout:.0f}s")
 
 
-def dress(lab: str, host: str, device: str, user: str, address: str, subnet: ipaddress.IPv4Network) -> None:
+def dress(lab: str, host: str, user: str, address: str, subnet: ipaddress.IPv4Network) -> None:
     """Make the container look like its device and let Ansible in over SSH as `user`."""
     container = f"{lab}-{host}"
+    device = host_spec(host)[2]
     pubkey = ssh_key().with_suffix(".pub").read_text()
-    files = {f"/home/{user}/.ssh/authorized_keys": pubkey}
+    files = {f"/home/{user}/.ssh/authorized_keys": pubkey, **device_files(host, address, subnet)}
     for ca in sorted(Path("/usr/local/share/ca-certificates").glob("*.crt")):
         # The package registries are reached through a proxy with its own CA (pip needs it).
         files[f"/usr/local/share/ca-certificates/{ca.name}"] = ca.read_text()
     if Path("/etc/pip.conf").is_file():
         # pip uses its own CA bundle unless told otherwise; the host's pip.conf tells it.
         files["/etc/pip.conf"] = Path("/etc/pip.conf").read_text()
-    if device == "sonic":
-        files["/etc/sonic/sonic_version.yml"] = (LAB_DIR / "files" / "sonic_version.yml").read_text()
-        files["/etc/sonic/config_db.json"] = sonic_config_db(host, address, subnet)
-    if device == "jetson":
-        files["/etc/nv_tegra_release"] = (LAB_DIR / "files" / "nv_tegra_release").read_text()
     script = [
         f"id -u {user} >/dev/null 2>&1 || useradd -m -s /bin/bash -G sudo {user}",
         f"echo '{user} ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/90-{user} && chmod 0440 /etc/sudoers.d/90-{user}",
@@ -346,6 +351,28 @@ def dress(lab: str, host: str, device: str, user: str, address: str, subnet: ipa
         "update-ca-certificates >/dev/null 2>&1",
     ]
     podman("exec", "-i", container, "/bin/sh", "-eu", stdin="\n".join(script).encode())
+
+
+def host_spec(host: str) -> tuple[str, str, str, str, int]:
+    """The HOSTS entry of a host: (name, Debian release, device dressing, login user, address octet)."""
+    return next(spec for spec in HOSTS if spec[0] == host)
+
+
+def device_files(host: str, address: str, subnet: ipaddress.IPv4Network) -> dict[str, str]:
+    """The identity files (path: content) that dress a host as its device, whatever image it runs.
+
+    A switch's sonic_version.yml names a SONiC release built on the host's Debian release
+    (files/sonic_version-<release>.yml), as on a real switch.
+    """
+    _name, release, device, _user, _octet = host_spec(host)
+    if device == "sonic":
+        return {
+            "/etc/sonic/sonic_version.yml": (LAB_DIR / "files" / f"sonic_version-{release}.yml").read_text(),
+            "/etc/sonic/config_db.json": sonic_config_db(host, address, subnet),
+        }
+    if device == "jetson":
+        return {"/etc/nv_tegra_release": (LAB_DIR / "files" / "nv_tegra_release").read_text()}
+    return {}
 
 
 def l4t_module_tree_script() -> list[str]:
@@ -369,10 +396,20 @@ def l4t_module_tree_script() -> list[str]:
 
 
 def sonic_config_db(host: str, address: str, subnet: ipaddress.IPv4Network) -> str:
+    """files/config_db.json (JSON text) with the switch's hostname, management address and data-plane prefixes."""
     config = json.loads((LAB_DIR / "files" / "config_db.json").read_text())
     config["DEVICE_METADATA"]["localhost"]["hostname"] = host
     config["MGMT_INTERFACE"] = {f"eth0|{address}/{subnet.prefixlen}": {"gwaddr": str(subnet[1])}}
+    prefixes = SWITCH_PREFIXES.get(host, {})
+    for table in DATA_PLANE_TABLES:
+        config[table] = {readdressed(key, prefixes): value for key, value in config[table].items()}
     return json.dumps(config, indent=4, sort_keys=True) + "\n"
+
+
+def readdressed(key: str, prefixes: dict[str, str]) -> str:
+    """A config_db key `<ifname>|<prefix>` with the switch's own prefix for that interface; other keys unchanged."""
+    ifname, separator, _prefix = key.partition("|")
+    return f"{ifname}|{prefixes[ifname]}" if separator and ifname in prefixes else key
 
 
 def record_host_keys(addresses: list[str], known_hosts: Path) -> None:
@@ -392,7 +429,7 @@ def lab_up(lab: str, subnet: ipaddress.IPv4Network) -> list[dict]:
     instances = []
     for host, release, device, user, octet in HOSTS:
         address = str(subnet[octet])
-        ensure_container(lab, host, images[release], address, mounts[host])
+        ensure_container(lab, host, images[release, device], address, mounts[host])
         instances.append(
             {
                 "instance": host,
@@ -406,7 +443,7 @@ def lab_up(lab: str, subnet: ipaddress.IPv4Network) -> list[dict]:
         )
     for inst in instances:
         wait_for_systemd(inst["container"])
-        dress(lab, inst["instance"], inst["device"], inst["user"], inst["address"], subnet)
+        dress(lab, inst["instance"], inst["user"], inst["address"], subnet)
         wait_for_port(inst["address"], 22, f"SSH on {inst['container']}")
     record_host_keys([i["address"] for i in instances], STATE / f"known_hosts-{lab}")
     return instances

@@ -1,5 +1,6 @@
-"""The lab tool: image tags follow the recipe, SONiC's config_db matches the host's address, the switch
-mounts the K3s double's control plane."""
+"""The lab tool: image tags follow the recipe (release and device kind), each host is dressed as its
+device, each switch's config_db has its own name, address and subnets, a switch mounts the K3s
+double's control plane and its own persistent /host."""
 
 import ipaddress
 import json
@@ -12,12 +13,15 @@ import yaml
 
 from ansible_collections.edgefaas.platform.plugins.module_utils.kernel_modules import KernelRoots, locate_modules
 
+K3S_CIDRS = [ipaddress.IPv4Network("10.42.0.0/16"), ipaddress.IPv4Network("10.43.0.0/16")]
+
 
 def test_image_tag_changes_with_the_recipe(monkeypatch):
-    before = lab.image_tag("bookworm")
+    before = lab.image_tag("bookworm", "jetson")
     monkeypatch.setattr(lab, "MIRROR", "http://mirror.invalid/debian")
-    assert lab.image_tag("bookworm") != before
-    assert lab.image_tag("trixie") != lab.image_tag("bookworm")
+    assert lab.image_tag("bookworm", "jetson") != before
+    assert lab.image_tag("trixie", "sonic") != lab.image_tag("bookworm", "sonic")
+    assert lab.image_tag("bookworm", "sonic") != lab.image_tag("bookworm", "jetson")
 
 
 def test_config_db_names_the_host_and_its_management_address():
@@ -119,9 +123,84 @@ def test_a_container_without_the_mount_is_recreated(monkeypatch):
     assert calls == []
 
 
-def test_each_image_serves_one_kind_of_device():
-    assert lab.image_device("bookworm") == "jetson"
-    assert lab.image_device("trixie") == "sonic"
+def test_one_image_per_release_and_device_kind():
+    assert lab.image_kinds() == [("bookworm", "jetson"), ("bookworm", "sonic"), ("trixie", "sonic")]
+
+
+def test_each_image_is_built_with_its_device_kind(monkeypatch):
+    built = []
+    monkeypatch.setattr(lab, "build_image", lambda release, device: built.append((release, device)) or device)
+    assert lab.build_images() == {kind: kind[1] for kind in lab.image_kinds()}
+    assert built == lab.image_kinds()
+
+
+def sonic_version(host):
+    return yaml.safe_load(
+        lab.device_files(host, "10.77.5.10", ipaddress.IPv4Network("10.77.5.0/24"))["/etc/sonic/sonic_version.yml"]
+    )
+
+
+def test_each_switch_names_a_sonic_release_of_its_debian():
+    trixie, bookworm = sonic_version("sonic-1"), sonic_version("sonic-2")
+    assert (trixie["debian_version"].split(".")[0], trixie["sonic_os_version"]) == ("13", 13)
+    assert (bookworm["debian_version"].split(".")[0], bookworm["sonic_os_version"]) == ("12", 12)
+    # SONiC's Debian cadence: 202311-202505 on bookworm, the releases after 202505 on trixie
+    assert "202311" <= bookworm["release"] <= "202505" < trixie["release"]
+    for version in (trixie, bookworm):
+        assert version["build_version"].startswith(f"SONiC.{version['release']}.")
+        assert {"kernel_version", "asic_type"} <= version.keys()
+
+
+def test_the_dressing_follows_the_host_not_the_image():
+    subnet = ipaddress.IPv4Network("10.77.5.0/24")
+    assert set(lab.device_files("sonic-2", "10.77.5.11", subnet)) == {
+        "/etc/sonic/sonic_version.yml",
+        "/etc/sonic/config_db.json",
+    }
+    assert set(lab.device_files("nano-1", "10.77.5.21", subnet)) == {"/etc/nv_tegra_release"}
+    assert lab.host_spec("sonic-2")[1] == lab.host_spec("nano-1")[1] == "bookworm"
+
+
+def config_db(host):
+    subnet = ipaddress.IPv4Network("10.77.5.0/24")
+    address = str(subnet[lab.host_spec(host)[4]])
+    return json.loads(lab.device_files(host, address, subnet)["/etc/sonic/config_db.json"])
+
+
+def data_plane_subnets(config):
+    return [
+        ipaddress.IPv4Interface(key.split("|")[1]).network
+        for table in lab.DATA_PLANE_TABLES
+        for key in config[table]
+        if "|" in key
+    ]
+
+
+def test_the_second_switch_has_its_own_name_address_and_subnets():
+    first, second = config_db("sonic-1"), config_db("sonic-2")
+    assert second["DEVICE_METADATA"]["localhost"]["hostname"] == "sonic-2"
+    assert second["MGMT_INTERFACE"] == {"eth0|10.77.5.11/24": {"gwaddr": "10.77.5.1"}}
+    assert first["MGMT_INTERFACE"] == {"eth0|10.77.5.10/24": {"gwaddr": "10.77.5.1"}}
+    ours, theirs = data_plane_subnets(second), data_plane_subnets(first)
+    assert len(ours) == len(theirs) == 3
+    assert [(a, b) for a in ours for b in theirs + K3S_CIDRS if a.overlaps(b)] == []
+    assert [(a, b) for a in theirs for b in K3S_CIDRS if a.overlaps(b)] == []
+
+
+def test_the_first_switch_keeps_the_template_data_plane():
+    template = json.loads((lab.LAB_DIR / "files" / "config_db.json").read_text())
+    for table in lab.DATA_PLANE_TABLES:
+        assert config_db("sonic-1")[table] == template[table]
+    assert "Vlan1000|172.20.11.1/24" in config_db("sonic-2")["VLAN_INTERFACE"]
+    assert "Vlan1000" in config_db("sonic-2")["VLAN_INTERFACE"]
+
+
+def test_every_switch_has_its_own_persistent_host(tmp_path, monkeypatch):
+    monkeypatch.setattr(lab, "K3S_DOUBLE_BIN", tmp_path)
+    switches = [h[0] for h in lab.HOSTS if h[2] == "sonic"]
+    assert switches == ["sonic-1", "sonic-2"]
+    volumes = [lab.host_mounts("t", host, "sonic")[1] for host in switches]
+    assert volumes == ["t-sonic-1-host:/host", "t-sonic-2-host:/host"]
 
 
 def test_the_nanos_module_tree_has_every_module_the_jetson_role_requires(tmp_path):
@@ -137,3 +216,20 @@ def test_the_nanos_module_tree_has_every_module_the_jetson_role_requires(tmp_pat
     assert found["missing"] == []
     assert found["modules"]["tegra_profiler"] == "built in (modules.builtin)"
     assert found["modules"]["nvgpu"].startswith("loadable (")
+
+
+def test_the_host_deps_check_runs_in_each_releases_plain_debian_image(monkeypatch):
+    import host_deps_check
+
+    built, started = [], []
+    monkeypatch.setattr(lab, "build_image", lambda release, device: built.append((release, device)) or release)
+    monkeypatch.setattr(host_deps_check, "remove_container", lambda release: None)
+
+    class Passed:
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(host_deps_check, "start_fresh_container", lambda r, image: started.append(image) or Passed())
+    assert host_deps_check.check_releases(["bookworm", "trixie"])
+    assert built == [("bookworm", "sonic"), ("trixie", "sonic")]
+    assert started == ["bookworm", "trixie"]
