@@ -28,7 +28,7 @@ export ANSIBLE_FORCE_COLOR ?= false
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-lab: host-deps venv ## Build the lab (sonic-1, nano-1, nano-2) and run site.yml against it
+lab: host-deps venv ## Build the lab (sonic-1, sonic-2, nano-1, nano-2) and run site.yml against it
 	@# Artifacts first: the switch's container bind-mounts the K3s double's control plane from them.
 	tests/lab/stage-artifacts.sh
 	$(LAB) up

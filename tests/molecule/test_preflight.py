@@ -52,16 +52,53 @@ def no_change(output):
     return bool(changed) and not any(changed)
 
 
+# The K3s roles and the devices of the lab, as the lab inventory lays them out.
+SITE = {
+    "k3s_server": ["sonic-1"],
+    "k3s_agents": ["sonic-2", "nano-1", "nano-2"],
+    "sonic": ["sonic-1", "sonic-2"],
+    "jetson": ["nano-1", "nano-2"],
+}
+
+
 @pytest.mark.parametrize(
     ("groups", "extra", "message"),
     [
-        ({"jetson": ["nano-1"]}, None, "group 'sonic' must hold exactly one host"),
-        ({"sonic": ["sonic-1", "nano-2"], "jetson": ["nano-1"]}, None, "it holds 2: sonic-1, nano-2"),
-        ({"sonic": ["sonic-1"]}, None, "group 'jetson' must hold at least one host"),
-        ({"sonic": ["sonic-1"], "jetson": ["sonic-1", "nano-1"]}, None, "sonic-1 in both 'sonic' and 'jetson'"),
-        ({"sonic": ["nano-1"], "jetson": ["nano-2"]}, None, "nano-1 is a 'jetson' device but is in group 'sonic'"),
+        ({"jetson": ["nano-1"]}, None, "must name exactly one K3s server in group k3s_server; it names 0: none"),
+        (
+            {"sonic": ["sonic-1", "sonic-2"], "jetson": ["nano-1"]},
+            None,
+            "it names 2: sonic-1, sonic-2. With several SONiC switches, group k3s_server names the one",
+        ),
+        (dict(SITE, k3s_server=["sonic-1", "sonic-2"], k3s_agents=["nano-1"]), None, "it names 2: sonic-1, sonic-2"),
+        ({"sonic": ["sonic-1"]}, None, "The inventory names no K3s agent"),
+        ({"sonic": ["sonic-1"], "jetson": ["sonic-1", "nano-1"]}, None, "sonic-1 in both device groups sonic and jetson"),
+        (
+            dict(SITE, k3s_server=["nano-1"], k3s_agents=["sonic-1", "sonic-2", "nano-2"]),
+            None,
+            "nano-1 is a Jetson (group jetson) but named as the K3s server",
+        ),
+        (
+            {"sonic": ["nano-1"], "jetson": ["nano-2"]},
+            None,
+            "nano-1 is a 'jetson' device but is in device group sonic. Put it into group jetson instead of sonic",
+        ),
+        (
+            dict(SITE, sonic=["sonic-1"]),
+            None,
+            "sonic-2 is a 'sonic' device but is in no device group. Put it into group sonic",
+        ),
     ],
-    ids=["no-sonic", "two-sonic", "no-jetson", "host-in-both", "jetson-as-switch"],
+    ids=[
+        "no-server",
+        "earlier-layout-two-switches",
+        "two-servers",
+        "no-agent",
+        "host-in-both-device-groups",
+        "jetson-as-server",
+        "jetson-as-switch",
+        "switch-without-device-group",
+    ],
 )
 def test_preflight_refuses_bad_inventory(groups, extra, message, lab_hostvars, run_playbook):
     rc, output = run_playbook("edgefaas.platform.preflight", inventory(groups, lab_hostvars), extra)
@@ -82,9 +119,8 @@ def nano2_as_plain_debian():
 @pytest.mark.destructive
 @pytest.mark.usefixtures("nano2_as_plain_debian")
 def test_preflight_refuses_unsupported_os(lab_hostvars, run_playbook):
-    groups = {"sonic": ["sonic-1"], "jetson": ["nano-1", "nano-2"]}
     rc, output = run_playbook(
-        "edgefaas.platform.preflight", inventory(groups, lab_hostvars), {"preflight_min_os_version": {"debian": "13"}}
+        "edgefaas.platform.preflight", inventory(SITE, lab_hostvars), {"preflight_min_os_version": {"debian": "13"}}
     )
     assert rc != 0, output
     assert "nano-2 runs Debian GNU/Linux 12 (bookworm) (device type 'debian'), which is not supported" in output
@@ -112,9 +148,9 @@ def test_preflight_bootstraps_a_python_for_a_jetson_whose_interpreter_is_missing
 
 
 def test_preflight_passes_and_prints_summary(lab_hostvars, run_playbook):
-    groups = {"sonic": ["sonic-1"], "jetson": ["nano-1", "nano-2"]}
-    rc, output = run_playbook("edgefaas.platform.preflight", inventory(groups, lab_hostvars), check=True)
+    rc, output = run_playbook("edgefaas.platform.preflight", inventory(SITE, lab_hostvars), check=True)
     assert rc == 0, output
     assert "sonic-1" in output and "sonic on Debian GNU/Linux 13" in output, output
+    assert "sonic-2" in output and "sonic on Debian GNU/Linux 12" in output, output
     assert "L4T 32.7.1 (JetPack 4.6.1)" in output, output
     assert no_change(output), output

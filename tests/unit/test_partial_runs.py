@@ -20,6 +20,7 @@ JETSON_PATTERNS = {"jetson", "edge", "all", "k3s_agents"}
 CONTROLLER_ONLY = {
     "ansible.builtin.assert",
     "ansible.builtin.group_by",
+    "ansible.builtin.add_host",
     "ansible.builtin.debug",
     "ansible.builtin.fail",
 }
@@ -79,6 +80,7 @@ def test_the_first_play_that_runs_modules_on_a_jetson_bootstraps_its_python(play
 # --- --limit -------------------------------------------------------------------------------------
 
 NOWHERE = {"ansible_host": "127.0.0.1", "ansible_port": 9, "ansible_ssh_common_args": "-o ConnectTimeout=2"}
+# The earlier layout: the switch's group is the server, the Jetsons' the agents.
 SITE = {
     "all": {
         "children": {
@@ -140,5 +142,70 @@ def test_an_inventory_with_two_switches_is_refused_before_any_host_is_touched(tm
     two_switches["all"]["children"]["edge"]["children"]["sonic"]["hosts"]["sonic-2"] = NOWHERE
     rc, output = run_playbook(tmp_path, playbook, site=two_switches)
     assert rc != 0, output
-    assert "group 'sonic' must hold exactly one host" in output, output
+    assert "exactly one K3s server in group k3s_server; it names 2: sonic-1, sonic-2" in output, output
+    assert "k3s_server: {hosts: {sonic-1: }}" in output, output  # the message shows the layout that works
+    assert "UNREACHABLE" not in output, output
+
+
+# --- the layout that separates K3s role from device ----------------------------------------------
+
+# A second switch as a K3s agent beside the Jetsons.
+LAYOUT = {
+    "all": {
+        "children": {
+            "edge": {
+                "children": {
+                    "k3s_server": {"hosts": {"sonic-1": NOWHERE}},
+                    "k3s_agents": {"hosts": {"sonic-2": NOWHERE, "nano-1": NOWHERE}},
+                    "sonic": {"hosts": {"sonic-1": NOWHERE, "sonic-2": NOWHERE}},
+                    "jetson": {"hosts": {"nano-1": NOWHERE}},
+                }
+            }
+        }
+    }
+}
+
+
+def layout(**groups):
+    """LAYOUT with some groups of edge replaced ({group: [host, ...]})."""
+    site = json.loads(json.dumps(LAYOUT))
+    for group, hosts in groups.items():
+        site["all"]["children"]["edge"]["children"][group] = {"hosts": dict.fromkeys(hosts, NOWHERE)}
+    return site
+
+
+def test_a_switch_may_be_an_agent(tmp_path):
+    """The inventory's rules pass: the run goes on to the hosts (here unreachable)."""
+    rc, output = run_playbook(tmp_path, "edgefaas.platform.preflight", site=LAYOUT)
+    assert "UNREACHABLE" in output, output
+    assert "Nothing was changed" not in output, output
+
+
+def test_a_limit_to_a_switch_agent_without_the_server_is_refused(tmp_path):
+    rc, output = run_playbook(tmp_path, "edgefaas.platform.k3s", "sonic-2", site=LAYOUT)
+    assert rc != 0, output
+    assert "Run again with the server in the limit: --limit 'sonic-2,sonic-1'" in output, output
+    assert "UNREACHABLE" not in output, output
+
+
+@pytest.mark.parametrize(
+    ("site", "message"),
+    [
+        (layout(k3s_server=["sonic-1", "sonic-2"], k3s_agents=["nano-1"]), "it names 2: sonic-1, sonic-2"),
+        (
+            layout(k3s_server=["nano-1"], k3s_agents=["sonic-1", "sonic-2"]),
+            "nano-1 is a Jetson (group jetson) but named as the K3s server (group k3s_server)",
+        ),
+        (layout(k3s_agents=["sonic-1", "sonic-2", "nano-1"]), "sonic-1 in both k3s_server and k3s_agents"),
+        (layout(k3s_agents=["nano-1"]), "sonic-2 in group edge but in neither k3s_server nor k3s_agents"),
+        (layout(k3s_agents=[]), "The inventory names no K3s agent"),
+        (layout(jetson=["nano-1", "sonic-2"]), "sonic-2 in both device groups sonic and jetson"),
+    ],
+    ids=["two-servers", "jetson-as-server", "server-and-agent", "edge-host-without-role", "no-agent", "two-devices"],
+)
+@pytest.mark.parametrize("playbook", ["edgefaas.platform.site", "edgefaas.platform.k3s"])
+def test_an_inventory_that_breaks_a_rule_is_refused_before_any_host_is_touched(tmp_path, playbook, site, message):
+    rc, output = run_playbook(tmp_path, playbook, site=site)
+    assert rc != 0, output
+    assert message in output, output
     assert "UNREACHABLE" not in output, output

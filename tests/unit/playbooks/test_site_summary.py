@@ -14,9 +14,9 @@ REPO = Path(__file__).resolve().parents[3]
 TEMPLATE = REPO / "playbooks" / "templates" / "site_next.j2"
 
 
-def node(name: str, version: str, ready: str = "True") -> dict:
+def node(name: str, version: str, ready: str = "True", role: str = "agent", device: str = "jetson") -> dict:
     obj = {
-        "metadata": {"name": name},
+        "metadata": {"name": name, "labels": {"edgefaas.io/role": role, "edgefaas.io/device": device}},
         "status": {"nodeInfo": {"kubeletVersion": version}, "conditions": [{"type": "Ready", "status": ready}]},
     }
     return {"rc": 0, "stdout": json.dumps(obj)}
@@ -51,7 +51,7 @@ def converged_site() -> dict:
             "ansible_host": "10.77.0.10",
             "k3s_server_kubeconfig_path": "/root/.kube/edgefaas-sonic-1.yaml",
             "k3s_server_join": {"url": "https://10.77.0.10:6443"},
-            "k3s_node_get": node("sonic-1", "v1.37.2+k3s1"),
+            "k3s_node_get": node("sonic-1", "v1.37.2+k3s1", role="server", device="sonic"),
             "parsec_up": {"providers": providers},
             "parsec_endpoint": "unix:/run/parsec/parsec.sock",
         },
@@ -73,10 +73,12 @@ def test_a_converged_site_names_kubeconfig_nodes_and_endpoints():
         "Cluster: kubectl --kubeconfig /root/.kube/edgefaas-sonic-1.yaml get nodes   (API https://10.77.0.10:6443)"
     )
     assert lines[1] == (
-        "sonic-1: K3s node sonic-1 v1.37.2+k3s1, Ready=True; Parsec unix:/run/parsec/parsec.sock (mbed-crypto)"
+        "sonic-1: K3s node sonic-1 v1.37.2+k3s1, Ready=True, server on sonic; Parsec unix:/run/parsec/parsec.sock"
+        " (mbed-crypto)"
     )
     assert lines[2] == (
-        "nano-1: K3s node nano-1 v1.37.2+k3s1, Ready=False; Parsec unix:/run/parsec/parsec.sock (mbed-crypto);"
+        "nano-1: K3s node nano-1 v1.37.2+k3s1, Ready=False, agent on jetson; Parsec unix:/run/parsec/parsec.sock"
+        " (mbed-crypto);"
         " Triton http://10.77.0.21:8000 (ready)"
     )
 
