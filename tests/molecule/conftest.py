@@ -135,9 +135,14 @@ def lab_host(name):
     return testinfra.get_host(f"ansible://{name}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"], sudo=True)
 
 
+# The lab's switches: the K3s server and a K3s agent.
+SWITCHES = ("sonic-1", "sonic-2")
+
+
 @pytest.fixture(scope="module")
-def sonic():
-    return lab_host("sonic-1")
+def sonic(request):
+    """A lab switch: sonic-1 (the K3s server) unless the test parametrizes it (indirect) with another name."""
+    return lab_host(getattr(request, "param", "sonic-1"))
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +192,7 @@ def write_json(host, path, data):
 
 @pytest.fixture
 def config_db_restored(sonic):
-    """Gives the test sonic-1's config_db.json to change and puts the original back byte for byte."""
+    """Gives the test the switch's config_db.json to change and puts the original back byte for byte."""
     sonic.check_output(f"cp -p {CONFIG_DB} /root/config_db.json.node-prep")
     yield read_json(sonic, CONFIG_DB)
     sonic.check_output(f"mv /root/config_db.json.node-prep {CONFIG_DB}")
@@ -196,7 +201,7 @@ def config_db_restored(sonic):
 
 @pytest.fixture
 def writable_proc_sys(sonic):
-    """Lets sonic-1 write net.* sysctls (its own network namespace) for the duration of a test.
+    """Lets the switch write net.* sysctls (its own network namespace) for the duration of a test.
 
     Podman mounts /proc/sys read-only. Until the lab starts containers with
     `--security-opt unmask=/proc/sys`, the test remounts it read-write (CAP_SYS_ADMIN allows it)

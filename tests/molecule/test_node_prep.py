@@ -13,6 +13,7 @@ import pytest
 from conftest import (
     CONFIG_DB,
     L3MDEV,
+    SWITCHES,
     SYSCTL_FILE,
     failures,
     inventory,
@@ -38,16 +39,23 @@ DEFAULT_MODULES = (
 
 # --- sonic ---------------------------------------------------------------------------------------
 
+# Every switch, the K3s server (sonic-1) and the agent (sonic-2), gets the sonic role: the tests that
+# take `switch` run on each (the `sonic` fixture follows it), the others on the server.
+on_each_switch = pytest.mark.parametrize(("switch", "sonic"), [(s, s) for s in SWITCHES], indirect=["sonic"])
+# Each switch routes its own VLAN (tests/lab/lab.py, SWITCH_PREFIXES).
+VLAN1000 = {"sonic-1": "172.20.10.0/24", "sonic-2": "172.20.11.0/24"}
 
-def test_node_prep_sonic_facts_match_the_config_db(sonic, lab_hostvars):
+
+@on_each_switch
+def test_node_prep_sonic_facts_match_the_config_db(switch, sonic, lab_hostvars):
     config = read_json(sonic, CONFIG_DB)
-    results = run_role("sonic-1", "sonic", after=read_facts("sonic_facts", "sonic_k3s_data_dir"))[0]
+    results = run_role(switch, "sonic", after=read_facts("sonic_facts", "sonic_k3s_data_dir"))[0]
     assert not failures(results), failures(results)
-    facts = results["read facts"]["sonic-1"]["msg"]["sonic_facts"]
-    address = lab_hostvars["sonic-1"]["ansible_host"]
+    facts = results["read facts"][switch]["msg"]["sonic_facts"]
+    address = lab_hostvars[switch]["ansible_host"]
     subnet = ipaddress.ip_network(f"{address}/24", strict=False)
     assert facts["is_sonic"] is True and facts["source"] == CONFIG_DB
-    assert facts["hostname"] == config["DEVICE_METADATA"]["localhost"]["hostname"] == "sonic-1"
+    assert facts["hostname"] == config["DEVICE_METADATA"]["localhost"]["hostname"] == switch
     assert facts["hwsku"] == config["DEVICE_METADATA"]["localhost"]["hwsku"]
     assert (facts["mgmt_interface"], facts["mgmt_address"], facts["mgmt_prefix"]) == ("eth0", address, f"{address}/24")
     assert facts["mgmt_gateway"] == str(subnet[1])
@@ -59,18 +67,23 @@ def test_node_prep_sonic_facts_match_the_config_db(sonic, lab_hostvars):
         if "|" in key
     }
     assert {(s["table"], s["interface"], s["network"]) for s in facts["subnets"]} == expected
-    assert ("VLAN_INTERFACE", "Vlan1000", "172.20.10.0/24") in expected and len(expected) == 4
+    assert ("VLAN_INTERFACE", "Vlan1000", VLAN1000[switch]) in expected and len(expected) == 4
     assert facts["ctrlplane_acl_tables"] == [] and facts["ctrlplane_acl_in_use"] is False
 
 
-def test_node_prep_sonic_without_host_partition_keeps_k3s_in_var_lib(sonic):
+@on_each_switch
+def test_node_prep_sonic_without_host_partition_keeps_k3s_in_var_lib_and_warns(switch, sonic):
     # The lab's switch has /host (a volume): a switch without the partition is one whose partition is elsewhere.
     missing = "/nonexistent-partition"
     assert not sonic.file(missing).exists
     results = run_role(
-        "sonic-1", "sonic", after=read_facts("sonic_k3s_data_dir"), extra_vars={"sonic_persistent_dir": missing}
+        switch, "sonic", after=read_facts("sonic_k3s_data_dir"), extra_vars={"sonic_persistent_dir": missing}
     )[0]
-    assert results["read facts"]["sonic-1"]["msg"]["sonic_k3s_data_dir"] == "/var/lib/rancher/k3s"
+    assert not failures(results), failures(results)
+    assert results["read facts"][switch]["msg"]["sonic_k3s_data_dir"] == "/var/lib/rancher/k3s"
+    warned = results["Warn that K3s's state will not survive an image upgrade"][switch]["warnings"]
+    assert f"{switch} is a SONiC switch without {missing}" in warned[0], warned
+    assert "the next sonic-installer image upgrade replaces" in warned[0], warned
     assert sonic.file("/var/lib/rancher/k3s").is_directory
     assert sonic.file("/var/lib/rancher/k3s").mode == 0o755
 
@@ -83,45 +96,49 @@ def host_partition(sonic):
     yield
 
 
+@on_each_switch
 @pytest.mark.usefixtures("host_partition")
-def test_node_prep_sonic_puts_k3s_on_host_when_it_exists(sonic):
-    results, stats = run_role("sonic-1", "sonic", after=read_facts("sonic_k3s_data_dir", "sonic_facts"))
-    msg = results["read facts"]["sonic-1"]["msg"]
+def test_node_prep_sonic_puts_k3s_on_host_when_it_exists(switch, sonic):
+    results, stats = run_role(switch, "sonic", after=read_facts("sonic_k3s_data_dir", "sonic_facts"))
+    msg = results["read facts"][switch]["msg"]
     assert msg["sonic_k3s_data_dir"] == "/host/k3s"
     assert msg["sonic_facts"]["persistent_dir"] == "/host"
     assert sonic.file("/host/k3s").is_directory
-    assert stats["sonic-1"]["changed"] == 1  # the directory, nothing else
-    again = run_role("sonic-1", "sonic")[1]
-    assert again["sonic-1"]["changed"] == 0
+    assert stats[switch]["changed"] == 1  # the directory, nothing else
+    assert not results["Warn that K3s's state will not survive an image upgrade"][switch].get("warnings")
+    again = run_role(switch, "sonic")[1]
+    assert again[switch]["changed"] == 0
 
 
+@on_each_switch
 @pytest.mark.usefixtures("writable_proc_sys")
-def test_node_prep_sonic_mgmt_vrf_sets_l3mdev_accept(sonic, config_db_restored):
+def test_node_prep_sonic_mgmt_vrf_sets_l3mdev_accept(switch, sonic, config_db_restored):
     config = config_db_restored
     config["MGMT_VRF_CONFIG"]["vrf_global"]["mgmtVrfEnabled"] = "true"
     write_json(sonic, CONFIG_DB, config)
     for name in L3MDEV:
         assert sonic.check_output(f"sysctl -n {name}") == "0"
-    results, stats = run_role("sonic-1", "sonic", after=read_facts("sonic_facts"))
+    results, stats = run_role(switch, "sonic", after=read_facts("sonic_facts"))
     assert not failures(results), failures(results)
-    assert results["read facts"]["sonic-1"]["msg"]["sonic_facts"]["mgmt_vrf_enabled"] is True
-    assert stats["sonic-1"]["changed"] >= 1
+    assert results["read facts"][switch]["msg"]["sonic_facts"]["mgmt_vrf_enabled"] is True
+    assert stats[switch]["changed"] >= 1
     persisted = sonic.file(SYSCTL_FILE).content_string
     for name in L3MDEV:
         assert sonic.check_output(f"sysctl -n {name}") == "1"
         assert f"{name}=1" in persisted
-    again = run_role("sonic-1", "sonic")[1]
-    assert again["sonic-1"]["changed"] == 0
+    again = run_role(switch, "sonic")[1]
+    assert again[switch]["changed"] == 0
     # drift: the running value is put back even though the file is right
     sonic.check_output("sysctl -qw net.ipv4.udp_l3mdev_accept=0")
-    drift = run_role("sonic-1", "sonic", check=True)[1]
-    assert drift["sonic-1"]["changed"] == 1
+    drift = run_role(switch, "sonic", check=True)[1]
+    assert drift[switch]["changed"] == 1
     assert sonic.check_output("sysctl -n net.ipv4.udp_l3mdev_accept") == "0"  # check mode changed nothing
-    run_role("sonic-1", "sonic")
+    run_role(switch, "sonic")
     assert sonic.check_output("sysctl -n net.ipv4.udp_l3mdev_accept") == "1"
 
 
-def test_node_prep_sonic_without_mgmt_vrf_leaves_sysctls_alone(sonic):
+@on_each_switch
+def test_node_prep_sonic_without_mgmt_vrf_leaves_sysctls_alone(switch, sonic):
     assert not sonic.file(SYSCTL_FILE).exists
     for name in L3MDEV:
         assert sonic.check_output(f"sysctl -n {name}") == "0"
@@ -133,47 +150,62 @@ SSH_ONLY = {
 }
 
 
-def test_node_prep_sonic_ctrlplane_acl_accepts_k3s_ports(sonic, config_db_restored, lab_hostvars):
+# The K3s ports of each switch's K3s role: the kubelet's and flannel's VXLAN on every node, the API on the server.
+K3S_TABLES = {
+    "sonic-1": ["EDGEFAAS_K3S_TCP_10250", "EDGEFAAS_K3S_TCP_6443", "EDGEFAAS_K3S_UDP_8472"],
+    "sonic-2": ["EDGEFAAS_K3S_TCP_10250", "EDGEFAAS_K3S_UDP_8472"],
+}
+
+
+@on_each_switch
+def test_node_prep_sonic_ctrlplane_acl_accepts_k3s_ports(switch, sonic, config_db_restored, lab_hostvars):
     original = config_db_restored
     write_json(sonic, CONFIG_DB, {**original, **SSH_ONLY})
     # check mode reports the change and writes nothing
-    check = run_role("sonic-1", "sonic", check=True)[1]
-    assert check["sonic-1"]["changed"] == 1
+    check = run_role(switch, "sonic", check=True)[1]
+    assert check[switch]["changed"] == 1
     assert read_json(sonic, CONFIG_DB) == {**original, **SSH_ONLY}
 
-    results, stats = run_role("sonic-1", "sonic", after=read_facts("sonic_facts"))
+    results, stats = run_role(switch, "sonic", after=read_facts("sonic_facts"))
     assert not failures(results), failures(results)
-    assert results["read facts"]["sonic-1"]["msg"]["sonic_facts"]["ctrlplane_acl_in_use"] is True
-    assert stats["sonic-1"]["changed"] == 1
+    assert results["read facts"][switch]["msg"]["sonic_facts"]["ctrlplane_acl_in_use"] is True
+    assert stats[switch]["changed"] == 1
     config = read_json(sonic, CONFIG_DB)
-    assert sorted(config["ACL_TABLE"]) == [
-        "EDGEFAAS_K3S_TCP_10250",
-        "EDGEFAAS_K3S_TCP_6443",
-        "EDGEFAAS_K3S_UDP_8472",
-        "SSH_ONLY",
-    ]
-    assert config["ACL_TABLE"]["EDGEFAAS_K3S_TCP_6443"]["services"] == ["EXTERNAL_CLIENT"]
+    assert sorted(config["ACL_TABLE"]) == [*K3S_TABLES[switch], "SSH_ONLY"]
+    assert config["ACL_TABLE"]["EDGEFAAS_K3S_TCP_10250"]["services"] == ["EXTERNAL_CLIENT"]
     assert config["ACL_TABLE"]["EDGEFAAS_K3S_UDP_8472"]["services"] == ["ANY"]
-    agents = sorted(f"{lab_hostvars[h]['ansible_host']}/32" for h in ("nano-1", "nano-2"))
-    for table in ("EDGEFAAS_K3S_TCP_6443", "EDGEFAAS_K3S_TCP_10250", "EDGEFAAS_K3S_UDP_8472"):
+    # every other K3s node may reach the ports, nothing else
+    peers = sorted(
+        f"{lab_hostvars[h]['ansible_host']}/32" for h in ("sonic-1", "sonic-2", "nano-1", "nano-2") if h != switch
+    )
+    for table in K3S_TABLES[switch]:
         rules = [r for key, r in config["ACL_RULE"].items() if key.startswith(table + "|")]
-        assert sorted(r["SRC_IP"] for r in rules) == agents
+        assert sorted(r["SRC_IP"] for r in rules) == peers
         assert all(r["PACKET_ACTION"] == "ACCEPT" for r in rules)
         assert len({r["PRIORITY"] for r in rules}) == len(rules)  # caclmgrd keys rules by priority
     assert config["ACL_RULE"]["SSH_ONLY|RULE_1"] == SSH_ONLY["ACL_RULE"]["SSH_ONLY|RULE_1"]
     # everything else is the same data
     assert {k: v for k, v in config.items() if not k.startswith("ACL_")} == original
 
-    again = run_role("sonic-1", "sonic")[1]
-    assert again["sonic-1"]["changed"] == 0
+    again = run_role(switch, "sonic")[1]
+    assert again[switch]["changed"] == 0
 
     # the operator drops their control-plane ACL: ours go too (they alone would keep caclmgrd's final DROP on)
     config = read_json(sonic, CONFIG_DB)
     del config["ACL_TABLE"]["SSH_ONLY"], config["ACL_RULE"]["SSH_ONLY|RULE_1"]
     write_json(sonic, CONFIG_DB, config)
-    removed = run_role("sonic-1", "sonic")[1]
-    assert removed["sonic-1"]["changed"] == 1
+    removed = run_role(switch, "sonic")[1]
+    assert removed[switch]["changed"] == 1
     assert read_json(sonic, CONFIG_DB) == {**original, "ACL_TABLE": {}, "ACL_RULE": {}}
+
+
+@on_each_switch
+def test_node_prep_sonic_without_ctrlplane_acl_adds_none(switch, sonic):
+    """A first CTRLPLANE table would switch caclmgrd's final DROP on: a switch without any gets none."""
+    assert not read_json(sonic, CONFIG_DB).get("ACL_TABLE")
+    results = run_role(switch, "sonic", after=read_facts("sonic_facts"))[0]
+    assert results["read facts"][switch]["msg"]["sonic_facts"]["ctrlplane_acl_in_use"] is False
+    assert not read_json(sonic, CONFIG_DB).get("ACL_TABLE")
 
 
 @pytest.fixture
@@ -249,6 +281,34 @@ def test_node_prep_sonic_refuses_overlapping_cidrs(extra, message, lab_hostvars,
     assert "Nothing was changed" in output or "not a network" in output, output
     assert no_change(output), output
     assert not sonic.file(data_dir).exists  # refused before the first change
+
+
+# The lab's layout: sonic-2 is a K3s agent.
+SITE = {
+    "k3s_server": ["sonic-1"],
+    "k3s_agents": ["sonic-2", "nano-1", "nano-2"],
+    "sonic": ["sonic-1", "sonic-2"],
+    "jetson": ["nano-1", "nano-2"],
+}
+
+
+@pytest.mark.parametrize("sonic", ["sonic-2"], indirect=True)
+def test_k3s_refuses_a_sonic_agent_whose_subnet_overlaps_before_any_change(lab_hostvars, run_playbook, sonic):
+    """Only sonic-2's VLAN (172.20.11.0/24) overlaps: the k3s stage names that switch and changes no node."""
+    data_dir = "/var/lib/edgefaas-node-prep-test"
+    rc, output = run_playbook(
+        "edgefaas.platform.k3s",
+        inventory(SITE, lab_hostvars),
+        {"k3s_server_cluster_cidr": "172.20.11.0/25", "sonic_k3s_default_data_dir": data_dir},
+    )
+    assert rc != 0, output
+    assert (
+        "sonic-2: refusing K3s networks that overlap the switch's: sonic_k3s_cluster_cidr 172.20.11.0/25 overlaps"
+        " 172.20.11.0/24 (VLAN_INTERFACE 'Vlan1000|172.20.11.1/24' in /etc/sonic/config_db.json)"
+    ) in output, output
+    assert "sonic-1: refusing" not in output, output
+    assert no_change(output), output
+    assert not sonic.file(data_dir).exists
 
 
 # --- jetson --------------------------------------------------------------------------------------

@@ -72,7 +72,11 @@ SITE = {
         ),
         (dict(SITE, k3s_server=["sonic-1", "sonic-2"], k3s_agents=["nano-1"]), None, "it names 2: sonic-1, sonic-2"),
         ({"sonic": ["sonic-1"]}, None, "The inventory names no K3s agent"),
-        ({"sonic": ["sonic-1"], "jetson": ["sonic-1", "nano-1"]}, None, "sonic-1 in both device groups sonic and jetson"),
+        (
+            {"sonic": ["sonic-1"], "jetson": ["sonic-1", "nano-1"]},
+            None,
+            "sonic-1 in both device groups sonic and jetson",
+        ),
         (
             dict(SITE, k3s_server=["nano-1"], k3s_agents=["sonic-1", "sonic-2", "nano-2"]),
             None,
