@@ -1,6 +1,6 @@
 """K3s in the lab: the cluster through the real kubectl, files and secrets, refusals, reset and upgrade.
 
-The server runs on sonic-1 and agents on nano-1/nano-2 from the lab's air-gap directory (the K3s
+The server runs on sonic-1 and agents on sonic-2 (a second switch) and nano-1/nano-2 from the lab's air-gap directory (the K3s
 double in front of a real kube-apiserver). Tests run in file order: the cluster is converged on
 entry and each test leaves it converged, until the reset and upgrade tests at the end.
 """
@@ -31,7 +31,9 @@ NEXT_VERSION = "v1.37.2+k3s2"
 AIRGAP = ARTIFACTS / "k3s" / VERSION
 KUBECONFIG = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "kubeconfig"
 NANOS = ["nano-1", "nano-2"]
-HOSTS = ["sonic-1", *NANOS]
+AGENTS = ["sonic-2", *NANOS]  # a switch and the Jetsons
+HOSTS = ["sonic-1", *AGENTS]
+DEVICE = {"sonic-1": "sonic", "sonic-2": "sonic", "nano-1": "jetson", "nano-2": "jetson"}
 # The server's secrets live beside K3s's data (on /host on SONiC), not under /etc.
 SERVER_SECRET_FILES = ["edgefaas/server-token", "edgefaas/agent-token-secret"]
 NODE_PASSWORD = "/etc/rancher/node/password"
@@ -106,7 +108,7 @@ def secrets(hosts, server_secrets):
     """Every K3s secret in the lab: the generated secrets and the K10 tokens K3s derived from them."""
     sonic = hosts["sonic-1"]
     found = [sonic.check_output(f"cat {path}").strip() for path in server_secrets]
-    found += [hosts[n].check_output("cat /etc/rancher/k3s/agent-token").strip() for n in NANOS]
+    found += [hosts[n].check_output("cat /etc/rancher/k3s/agent-token").strip() for n in AGENTS]
     assert all(len(s) >= 32 for s in found), "a token is shorter than expected"
     return sorted(set(found))
 
@@ -124,8 +126,8 @@ def test_k3s_nodes_are_ready_and_labelled_through_the_real_kubectl():
     for name, node in found.items():
         assert ready(node), (name, node["status"]["conditions"])
         labels = node["metadata"]["labels"]
-        role, device = ("server", "sonic") if name == "sonic-1" else ("agent", "jetson")
-        assert labels["edgefaas.io/role"] == role and labels["edgefaas.io/device"] == device, labels
+        role = "server" if name == "sonic-1" else "agent"
+        assert labels["edgefaas.io/role"] == role and labels["edgefaas.io/device"] == DEVICE[name], labels
         assert node["status"]["nodeInfo"]["kubeletVersion"] == VERSION
     assert found["sonic-1"]["metadata"]["labels"]["node-role.kubernetes.io/control-plane"] == "true"
 
@@ -143,6 +145,7 @@ def test_k3s_kubeconfig_on_the_controller_points_at_the_switch(address):
         ("sonic-1", "k3s", ["/etc/rancher/k3s/config.yaml", "/etc/systemd/system/k3s.service.env"]),
         ("nano-1", "k3s-agent", ["/etc/rancher/k3s/config.yaml", "/etc/systemd/system/k3s-agent.service.env"]),
         ("nano-2", "k3s-agent", ["/etc/rancher/k3s/agent-token", "/etc/rancher/node/password"]),
+        ("sonic-2", "k3s-agent", ["/etc/rancher/k3s/config.yaml", "/etc/rancher/k3s/agent-token"]),
     ],
 )
 def test_k3s_services_enabled_and_files_private(hosts, server_secrets, name, service, files):
@@ -153,6 +156,14 @@ def test_k3s_services_enabled_and_files_private(hosts, server_secrets, name, ser
         f = host.file(path)
         assert f.exists and f.user == "root" and f.mode == 0o600, (path, oct(f.mode))
     assert host.file(f"/etc/systemd/system/{service}.service").mode == 0o644
+
+
+def test_k3s_switches_keep_k3s_data_on_host_whatever_their_role(hosts):
+    """Server and agent alike: the data directory on the partition that survives SONiC image upgrades."""
+    for name in ("sonic-1", "sonic-2"):
+        assert data_dir(hosts[name]) == "/host/k3s", name
+        assert hosts[name].file("/host/k3s/edgefaas").is_directory, name
+    assert data_dir(hosts["nano-1"]) == "/var/lib/rancher/k3s"
 
 
 def test_k3s_config_holds_no_secret_and_agents_join_with_the_token_file(hosts, secrets, server_secrets, address):
@@ -350,7 +361,7 @@ def test_k3s_missing_kernel_module_on_a_nano_is_refused():
     assert_refused_without_change(rc, output, "kernel modules K3s needs are missing", "edgefaas_missing_mod")
 
 
-def test_k3s_host_in_both_groups_is_refused(run_playbook, lab_hostvars):
+def test_k3s_host_in_both_device_groups_is_refused(run_playbook, lab_hostvars):
     inventory = {
         "all": {
             "children": {
@@ -364,7 +375,7 @@ def test_k3s_host_in_both_groups_is_refused(run_playbook, lab_hostvars):
         }
     }
     rc, output = run_playbook("edgefaas.platform.k3s", inventory)
-    assert rc != 0 and "sonic-1 in both 'sonic' and 'jetson'" in output, output[-4000:]
+    assert rc != 0 and "sonic-1 in both device groups sonic and jetson" in output, output[-4000:]
     assert "changed=0" in output and "changed=1" not in output
 
 
@@ -494,16 +505,18 @@ def test_k3s_refused_node_password_fails_fast_quoting_k3s_and_naming_the_remedy(
 
 @K3S_LAB
 @pytest.mark.destructive
-def test_k3s_switch_keeps_its_cluster_when_an_image_upgrade_replaces_etc(hosts):
-    sonic = hosts["sonic-1"]
+def test_k3s_switches_keep_their_cluster_when_an_image_upgrade_replaces_etc(hosts):
+    sonic, agent = hosts["sonic-1"], hosts["sonic-2"]
     datastore_token = sonic.check_output(f"cat {data_dir(sonic)}/server/token")
     agent_tokens = {n: hosts[n].check_output("cat /etc/rancher/k3s/agent-token") for n in NANOS}
-    # A new SONiC image: /etc (K3s's config, tokens of old, node password, units) and /usr are the
-    # image's; the data directory stays.
-    sonic.check_output(
-        "systemctl stop k3s && rm -rf /etc/rancher /usr/local/bin/k3s /opt/k3s "
-        "/etc/systemd/system/k3s.service /etc/systemd/system/k3s.service.env && systemctl daemon-reload"
-    )
+    agent_node = nodes()["sonic-2"]["metadata"]["uid"]
+    # A new SONiC image on both switches: /etc (K3s's config, tokens of old, node password, units) and
+    # /usr are the image's; the data directory on /host stays.
+    for host, service in ((sonic, "k3s"), (agent, "k3s-agent")):
+        host.check_output(
+            f"systemctl stop {service} && rm -rf /etc/rancher /usr/local/bin/k3s /opt/k3s "
+            f"/etc/systemd/system/{service}.service /etc/systemd/system/{service}.service.env && systemctl daemon-reload"
+        )
     rc, output = k3s_stage()
     assert rc == 0, output[-6000:]
     assert "bootstrap data already found" not in sonic.check_output("journalctl -u k3s --no-pager -o cat -n 50")
@@ -512,6 +525,9 @@ def test_k3s_switch_keeps_its_cluster_when_an_image_upgrade_replaces_etc(hosts):
     for name, node in nodes().items():
         assert ready(node), name
     assert node_heartbeat_after_start(sonic, "k3s", nodes()["sonic-1"])
+    # the agent switch is the same node: its password came back from /host, no stale node was replaced
+    assert nodes()["sonic-2"]["metadata"]["uid"] == agent_node
+    assert node_heartbeat_after_start(agent, "k3s-agent", nodes()["sonic-2"])
     assert_converged(*k3s_stage())
 
 
@@ -533,7 +549,7 @@ def parsec_marker(hosts):
 def test_k3s_reset_needs_confirmation():
     rc, output = run_stage("edgefaas.platform.reset")
     assert_refused_without_change(rc, output, "Run it again with -e k3s_reset_confirm=true")
-    assert len(nodes()) == 3
+    assert len(nodes()) == 4
 
 
 @K3S_LAB
@@ -541,7 +557,7 @@ def test_k3s_reset_needs_confirmation():
 def test_k3s_reset_of_one_agent_removes_only_it_and_it_can_join_again(hosts, parsec_marker):
     rc, output = run_stage("edgefaas.platform.reset", {"k3s_reset_confirm": True}, limit="nano-2")
     assert rc == 0, output[-4000:]
-    assert sorted(nodes()) == ["nano-1", "sonic-1"]
+    assert sorted(nodes()) == ["nano-1", "sonic-1", "sonic-2"]
     nano2 = hosts["nano-2"]
     assert not nano2.service("k3s-agent").is_running
     assert not nano2.file("/etc/systemd/system/k3s-agent.service").exists

@@ -81,7 +81,9 @@ def test_node_prep_sonic_without_host_partition_keeps_k3s_in_var_lib_and_warns(s
     )[0]
     assert not failures(results), failures(results)
     assert results["read facts"][switch]["msg"]["sonic_k3s_data_dir"] == "/var/lib/rancher/k3s"
-    warned = results["Warn that K3s's state will not survive an image upgrade"][switch]["warnings"]
+    warned = results["edgefaas.platform.sonic : Warn that K3s's state will not survive an image upgrade"][switch][
+        "warnings"
+    ]
     assert f"{switch} is a SONiC switch without {missing}" in warned[0], warned
     assert "the next sonic-installer image upgrade replaces" in warned[0], warned
     assert sonic.file("/var/lib/rancher/k3s").is_directory
@@ -105,7 +107,9 @@ def test_node_prep_sonic_puts_k3s_on_host_when_it_exists(switch, sonic):
     assert msg["sonic_facts"]["persistent_dir"] == "/host"
     assert sonic.file("/host/k3s").is_directory
     assert stats[switch]["changed"] == 1  # the directory, nothing else
-    assert not results["Warn that K3s's state will not survive an image upgrade"][switch].get("warnings")
+    assert not results["edgefaas.platform.sonic : Warn that K3s's state will not survive an image upgrade"][switch].get(
+        "warnings"
+    )
     again = run_role(switch, "sonic")[1]
     assert again[switch]["changed"] == 0
 

@@ -51,7 +51,7 @@ def key_task(name, **args):
 
 
 @pytest.mark.destructive
-@pytest.mark.parametrize("target", ["sonic-1", "nano-1"])
+@pytest.mark.parametrize("target", ["sonic-1", "sonic-2", "nano-1"])
 def test_parsec_key_check_real_idempotent(play, target):
     """community.crypto's shape: check, real, idempotent, idempotent in check mode, then removal."""
     absent = play(target, [key_task("absent", state="absent")])

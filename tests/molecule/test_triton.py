@@ -115,6 +115,14 @@ def restore_lab_models():
 # The service and real inference
 
 
+@pytest.mark.parametrize("name", ["sonic-1", "sonic-2"])
+def test_switches_run_no_triton_whatever_their_k3s_role(name):
+    """Triton follows the device (group jetson), not the K3s role: the agent switch sonic-2 has none."""
+    host = node(name)
+    assert not host.service(SERVICE).is_running
+    assert not host.file("/opt/tritonserver").exists
+
+
 @pytest.mark.parametrize("name", NANOS)
 def test_service_active_enabled_and_unprivileged(name):
     host = node(name)
