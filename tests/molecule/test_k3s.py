@@ -207,6 +207,19 @@ def test_k3s_check_mode_on_the_converged_lab_reports_no_change():
     assert_converged(*k3s_stage(check=True, diff=True))
 
 
+def test_k3s_an_inventory_of_the_earlier_layout_describes_the_same_cluster(run_playbook, lab_hostvars):
+    """Group sonic as the server, jetson as the agents, no K3s groups: the converged nodes need no change."""
+    earlier = {
+        "sonic": {"hosts": {"sonic-1": lab_hostvars["sonic-1"]}},
+        "jetson": {"hosts": {name: lab_hostvars[name] for name in NANOS}},
+    }
+    rc, output = run_playbook(
+        "edgefaas.platform.k3s", {"all": {"children": {"edge": {"children": earlier}}}}, check=True
+    )
+    assert_converged(rc, output)
+    assert sorted(changed_counts(output)) == ["nano-1", "nano-2", "sonic-1"]
+
+
 def test_k3s_changed_setting_shows_in_check_mode_diff_and_changes_nothing(hosts, secrets):
     before = {n: h.check_output("sha256sum /etc/rancher/k3s/config.yaml") for n, h in hosts.items()}
     rc, output = k3s_stage({"k3s_server_tls_san": ["k3s.edge.example"]}, check=True, diff=True)
