@@ -17,7 +17,7 @@ from test_k3s import HOSTS, assert_refused_without_change, flat, k3s_stage, node
 FAIL_CGROUPV1_OFF = "fail-cgroupv1=false"
 LAB_K3S_VARS = REPO / "inventories" / "lab" / "group_vars" / "all" / "k3s.yml"
 REGISTRIES = "/etc/rancher/k3s/registries.yaml"
-SERVICES = {"sonic-1": "k3s", "nano-1": "k3s-agent", "nano-2": "k3s-agent"}
+SERVICES = {"sonic-1": "k3s", "sonic-2": "k3s-agent", "nano-1": "k3s-agent", "nano-2": "k3s-agent"}
 NO_IMAGES = "has no K3s images bundle"
 
 

@@ -8,6 +8,7 @@ import testinfra
 
 IDENTITY = {
     "sonic-1": ["/etc/sonic/sonic_version.yml", "/etc/sonic/config_db.json"],
+    "sonic-2": ["/etc/sonic/sonic_version.yml", "/etc/sonic/config_db.json"],
     "nano-1": ["/etc/nv_tegra_release"],
     "nano-2": ["/etc/nv_tegra_release"],
 }
